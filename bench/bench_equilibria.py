@@ -1,0 +1,275 @@
+"""Benchmark of the equilibrium solvers in `mediator.equilibria` on seeded random games.
+
+Run from the repository root:
+
+    python bench/bench_equilibria.py            # full run (about a minute)
+    python bench/bench_equilibria.py --quick    # smaller sizes, a smoke test (< 30 s)
+
+Tables printed:
+  1. pure-NE enumeration (`pure_nash`) and the max-welfare CE linear program
+     (`correlated_equilibrium(g, "ce")`) against game size;
+  2. two-player mixed-equilibrium enumeration: `nash_equilibria(g, mixed="all")` (Gambit's
+     vertex enumeration underneath) versus nashpy's support enumeration;
+  3. a one-line summary of the headline ratios.
+Every time is the median of a few `time.perf_counter` runs, after a warm-up that imports the solvers.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from envs.catalog import random_game  # noqa: E402
+from mediator.equilibria import (correlated_equilibrium, equilibrium_constraints,  # noqa: E402
+                                 nash_equilibria, pure_nash)
+
+#: Game sizes (players, designs each) of table 1; OPTIONAL ones are kept only if one CE LP
+#: finishes within LP_BUDGET seconds.
+SIZES_FULL = [(2, 13), (2, 50), (2, 100), (3, 8), (3, 10), (4, 8)]
+OPTIONAL_FULL = [(4, 10)]
+SIZES_QUICK = [(2, 13), (2, 50), (3, 8), (4, 8)]
+OPTIONAL_QUICK: list[tuple[int, int]] = []
+LP_BUDGET = 60.0
+
+#: Designs per player in table 2, and the per-call time after which nashpy is not run on larger games.
+KS_FULL = [3, 4, 5, 6, 7, 8]
+KS_QUICK = [3, 4, 5, 6]
+NASHPY_LIMIT = 20.0
+MATCH_TOL = 1e-6
+
+
+# --------------------------------------------------------------------------- helpers
+def timeit(fn: Callable[[], Any], repeat: int, budget: float = float("inf")) -> tuple[float, Any, int]:
+    """Median wall time of up to ``repeat`` calls of ``fn`` (stopping early once ``budget`` s are spent).
+
+    Returns (median seconds, result of the last call, number of calls made).
+    """
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+        if sum(times) >= budget:
+            break
+    return statistics.median(times), result, len(times)
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s < 1e-6:
+        return f"{s * 1e9:.1f} ns"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} us"
+    if s < 1.0:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Plain-text table: first column left-aligned, the others right-aligned."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(headers))]
+
+    def line(r: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths)))
+
+    print(title)
+    print(line(cells[0]))
+    print("  ".join("-" * w for w in widths))
+    for r in cells[1:]:
+        print(line(r))
+    print()
+
+
+def guarded(label: str, fn: Callable[[], Any], errors: list[str]) -> Any:
+    """Run ``fn``; on an exception record its traceback (printed after the table) and return None."""
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - reported in full, not hidden
+        errors.append(f"--- {label} raised:\n{traceback.format_exc()}")
+        return None
+
+
+def warm_up() -> None:
+    """Import Gambit / nashpy and initialise HiGHS so that no timed call pays for it."""
+    import nashpy
+    g = random_game(2, 3, seed=12345)
+    nash_equilibria(g, mixed="all")
+    correlated_equilibrium(g, "ce")
+    pure_nash(g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        list(nashpy.Game(*g.payoffs).support_enumeration())
+
+
+# --------------------------------------------------------------------------- table 1
+def bench_scaling(sizes: list[tuple[int, int]], optional: list[tuple[int, int]], seed: int,
+                  pure_repeat: int = 5, lp_repeat: int = 3) -> list[dict]:
+    """Pure-NE enumeration and the max-welfare CE LP against game size."""
+    rows, results, notes, errors = [], [], [], []
+    for n, k in [*sizes, *optional]:
+        g = random_game(n, k, kind="uniform", seed=seed)
+        label = f"{n} x {k}"
+        n_rows = equilibrium_constraints(g, "ce").shape[0]
+        if (n, k) in optional:  # measure one LP first; keep the size only if it is fast enough
+            t0 = time.perf_counter()
+            ok = guarded(f"correlated_equilibrium({label})", lambda: correlated_equilibrium(g, "ce"), errors)
+            first = time.perf_counter() - t0
+            if ok is not None and first > LP_BUDGET:
+                notes.append(f"{label} left out: one CE LP took {first:.1f} s (> {LP_BUDGET:.0f} s budget)")
+                continue
+        t_pure, ne, _ = guarded(f"pure_nash({label})", lambda: timeit(lambda: pure_nash(g), pure_repeat),
+                                errors) or (None, None, 0)
+        t_lp, ce, lp_runs = guarded(f"correlated_equilibrium({label})",
+                                    lambda: timeit(lambda: correlated_equilibrium(g, "ce"), lp_repeat, budget=10.0),
+                                    errors) or (None, None, 0)
+        results.append(dict(n=n, k=k, profiles=g.n_profiles, rows=n_rows, t_pure=t_pure, t_lp=t_lp))
+        rows.append([
+            label, f"{g.n_profiles:,}", f"{n_rows:,}",
+            "ERROR" if ne is None else len(ne),
+            fmt_time(t_pure), fmt_time(t_pure / g.n_profiles if t_pure else None),
+            fmt_time(t_lp), lp_runs,
+            "ERROR" if ce is None else f"{ce.welfare:.4f}",
+            f"{t_lp / t_pure:,.0f}x" if t_lp and t_pure else "-",
+        ])
+    print_table(f"Table 1. Pure-NE enumeration vs max-welfare CE LP (random uniform games, seed={seed}; "
+                f"pure NE: median of {pure_repeat}, CE LP: median of the runs shown)",
+                ["players x designs", "profiles", "CE constraints", "pure NE", "pure_nash",
+                 "per profile", "CE LP", "LP runs", "CE welfare", "LP/pure"], rows)
+    for note in notes:
+        print("Note:", note)
+    if optional and not notes:
+        print(f"Note: {', '.join(f'{n} x {k}' for n, k in optional)} included: its CE LP finished "
+              f"well within the {LP_BUDGET:.0f} s budget.")
+    for e in errors:
+        print(e)
+    print()
+    return results
+
+
+# --------------------------------------------------------------------------- table 2
+def _run_nashpy(A: np.ndarray, B: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """nashpy's support enumeration, with its RuntimeWarnings (degenerate games) counted, not shown."""
+    import nashpy
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        eqs = [(np.asarray(s1, float), np.asarray(s2, float))
+               for s1, s2 in nashpy.Game(A, B).support_enumeration()]
+    n_runtime = sum(issubclass(w.category, RuntimeWarning) for w in caught)
+    for w in caught:  # anything other than a RuntimeWarning is shown as usual
+        if not issubclass(w.category, RuntimeWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return eqs, n_runtime
+
+
+def _n_distinct(vectors: list[np.ndarray], decimals: int = 7) -> int:
+    return len({tuple(np.round(v, decimals).tolist()) for v in vectors})
+
+
+def bench_mixed(ks: list[int], seed: int, ours_repeat: int = 5, nashpy_repeat: int = 3) -> list[dict]:
+    """All mixed equilibria of 2-player games: ours (Gambit enummixed) vs nashpy support enumeration."""
+    rows, results, notes, errors = [], [], [], []
+    nashpy_stopped = False
+    for k in ks:
+        g = random_game(2, k, kind="uniform", seed=seed)
+        label = f"{k} x {k}"
+        t_ours, ours, _ = guarded(f"nash_equilibria({label})",
+                                  lambda: timeit(lambda: nash_equilibria(g, mixed="all"), ours_repeat, budget=10.0),
+                                  errors) or (None, None, 0)
+        t_np = np_eqs = n_warn = None
+        if not nashpy_stopped:
+            out = guarded(f"nashpy support_enumeration({label})",
+                          lambda: timeit(lambda: _run_nashpy(*g.payoffs), nashpy_repeat, budget=NASHPY_LIMIT),
+                          errors)
+            if out is not None:
+                t_np, (np_eqs, n_warn), _ = out
+                if t_np > NASHPY_LIMIT:
+                    nashpy_stopped = True
+                    notes.append(f"nashpy took {t_np:.1f} s on {label} (> {NASHPY_LIMIT:.0f} s): "
+                                 "not run on larger games")
+        ours_vecs = [] if ours is None else [np.concatenate(e.strategies) for e in ours]
+        np_vecs = [] if np_eqs is None else [np.concatenate(e) for e in np_eqs]
+        matched = sum(any(np.abs(v - w).max() <= MATCH_TOL for w in np_vecs) for v in ours_vecs)
+        ratio = t_np / t_ours if t_np and t_ours else None
+        results.append(dict(k=k, t_ours=t_ours, t_np=t_np, ratio=ratio,
+                            n_ours=len(ours_vecs), matched=matched if np_eqs is not None else None))
+        rows.append([
+            label, fmt_time(t_ours), fmt_time(t_np), f"{ratio:,.1f}x" if ratio else "-",
+            "ERROR" if ours is None else len(ours),
+            sum(e.mixed for e in ours) if ours is not None else "-",
+            "-" if np_eqs is None else len(np_eqs),
+            "-" if np_eqs is None else _n_distinct(np_vecs),
+            "-" if np_eqs is None else f"{matched}/{len(ours_vecs)}",
+            "-" if n_warn is None else n_warn,
+        ])
+    print_table(f"Table 2. Two-player mixed equilibria: nash_equilibria(mixed='all') [Gambit enummixed] vs "
+                f"nashpy support_enumeration (random uniform games, seed={seed})",
+                ["designs", "ours", "nashpy", "nashpy/ours", "ours: eqs", "(mixed)",
+                 "nashpy: eqs", "distinct", "ours matched", "nashpy warnings"], rows)
+    print(f"Note: 'ours matched' counts our equilibria that some nashpy equilibrium equals within {MATCH_TOL:g} "
+          "(max abs difference of the strategy vectors); 'nashpy warnings' counts the RuntimeWarnings "
+          "(degenerate game) of one call, suppressed from the output.")
+    for note in notes:
+        print("Note:", note)
+    for e in errors:
+        print(e)
+    print()
+    return results
+
+
+# --------------------------------------------------------------------------- summary
+def summary(scaling: list[dict], mixed: list[dict]) -> str:
+    parts = []
+    lp = [r for r in scaling if r["t_lp"]]
+    if lp:
+        big = max(lp, key=lambda r: r["rows"] * r["profiles"])
+        parts.append(f"largest CE LP {big['n']}x{big['k']} ({big['profiles']:,} profiles, {big['rows']:,} "
+                     f"constraints) in {fmt_time(big['t_lp'])}")
+    pure = [r["t_pure"] / r["profiles"] for r in scaling if r["t_pure"]]
+    if pure:
+        parts.append(f"pure NE {fmt_time(min(pure))}-{fmt_time(max(pure))} per profile")
+    cmp_ = [r for r in mixed if r["ratio"]]
+    if cmp_:
+        lo, hi = cmp_[0], cmp_[-1]
+        parts.append(f"nashpy/ours {lo['ratio']:,.1f}x at k={lo['k']} -> {hi['ratio']:,.0f}x at k={hi['k']}")
+        missed = sum(r["n_ours"] - r["matched"] for r in cmp_)
+        parts.append(f"nashpy missed {missed} of our {sum(r['n_ours'] for r in cmp_)} equilibria")
+    return "Summary: " + "; ".join(parts) + "."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (finishes in < 30 s), for smoke testing")
+    ap.add_argument("--seed", type=int, default=0, help="seed of every random game (default 0)")
+    args = ap.parse_args(argv)
+
+    import nashpy
+    import pygambit
+    import scipy
+    print(f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+          f"pygambit {pygambit.__version__}, nashpy {nashpy.__version__}; {platform.machine()}, "
+          f"{__import__('os').cpu_count()} CPUs; {'quick' if args.quick else 'full'} run, seed {args.seed}")
+    print()
+    t0 = time.perf_counter()
+    warm_up()
+    scaling = bench_scaling(SIZES_QUICK if args.quick else SIZES_FULL,
+                            OPTIONAL_QUICK if args.quick else OPTIONAL_FULL, args.seed)
+    mixed = bench_mixed(KS_QUICK if args.quick else KS_FULL, args.seed)
+    print(summary(scaling, mixed))
+    print(f"(total benchmark time {time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

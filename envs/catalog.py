@@ -1,0 +1,271 @@
+"""Built-in games by name: the paper's examples (built from their models), classics, random games.
+
+A game spec is ``NAME`` or ``NAME:key=value,key=value`` (for example ``example1:s_T=0.5`` or
+``random:n=3,k=4,kind=zero_sum,seed=7``); ``example1:params.json`` reads Appendix A parameters
+from a JSON object.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from envs.game import DesignGame, GameError
+
+
+class CatalogError(GameError):
+    """An unknown game name or a bad parameter in a game spec."""
+
+
+# --------------------------------------------------------------------------- Example 1 (Appendix A)
+@dataclass(frozen=True)
+class BargainingModel:
+    """Appendix A's surplus / bargaining-share / cost model; defaults are the paper's values.
+
+    u_i(a) = alpha_i(a) S(a) - c_i(a_i), with S, alpha_1 linear in indicator features of the
+    designs (E1; E2; tool T; E1 and E2) and alpha_2 = 1 - alpha_1.
+    """
+
+    s_0: float = 10.0
+    s_1: float = 2.1469
+    s_2: float = 0.7760
+    s_T: float = 0.2433
+    s_12: float = 1.3017
+    alpha_0: float = 0.55
+    b_1: float = 0.00015
+    b_2: float = 0.01923
+    b_T: float = 0.08344
+    b_12: float = -0.02606
+    c_1E: float = 3.2748
+    c_1C: float = 0.8786
+    c_2E: float = 2.8131
+    c_2C: float = 0.6545
+    c_T: float = 0.9144
+
+    def game(self, allow_tool: bool = True) -> DesignGame:
+        """The 2 x 4 meta-game (2 x 2 without the tool, Example 2)."""
+        p1 = [("E1", True), ("C1", False)]
+        p2 = [("(E2,none)", True, False), ("(C2,none)", False, False),
+              ("(E2,T)", True, True), ("(C2,T)", False, True)]
+        if not allow_tool:
+            p2 = [d for d in p2 if not d[2]]
+        e1 = np.array([e for _, e in p1], float)[:, None]        # 1[a_1 = E_1]
+        e2 = np.array([e for _, e, _ in p2], float)[None, :]     # 1[model(a_2) = E_2]
+        tool = np.array([t for _, _, t in p2], float)[None, :]   # 1[tool(a_2) = T]
+        surplus = self.s_0 + self.s_1 * e1 + self.s_2 * e2 + self.s_T * tool + self.s_12 * e1 * e2
+        alpha1 = self.alpha_0 + self.b_1 * e1 - self.b_2 * e2 - self.b_T * tool + self.b_12 * e1 * e2
+        c1 = np.where(e1 > 0, self.c_1E, self.c_1C)
+        c2 = np.where(e2 > 0, self.c_2E, self.c_2C) + self.c_T * tool
+        payoffs = np.stack([alpha1 * surplus - c1, (1 - alpha1) * surplus - c2])
+        tags = ((("E", "model:E"), ("C", "model:C")),
+                tuple(("model:E" if e else "model:C", "tool:T" if t else "tool:none") for _, e, t in p2))
+        return DesignGame(
+            players=("P1", "P2"), designs=(tuple(n for n, _ in p1), tuple(d[0] for d in p2)),
+            payoffs=payoffs, name="example1" if allow_tool else "example2",
+            description="Paper Example 1: contract bargaining; P1 picks a model, P2 a model and "
+                        "whether to enable the market-price tool T (Appendix A model)"
+                        + ("" if allow_tool else "; the tool is forbidden (Example 2)"),
+            tags=tags,
+        )
+
+
+def _model_params(params: dict[str, str]) -> BargainingModel:
+    """Appendix A parameters from ``key=value`` pairs and/or a JSON parameter file."""
+    known = {f.name for f in fields(BargainingModel)}
+    values: dict[str, float] = {}
+    for key, raw in params.items():
+        if key == "file":
+            values.update(_read_param_file(raw, known))
+            continue
+        if key not in known:
+            raise CatalogError(f"unknown example1 parameter {key!r}; known: {', '.join(sorted(known))}")
+        values[key] = _number(key, raw)
+    return replace(BargainingModel(), **values)
+
+
+def _read_param_file(path: str, known: set[str]) -> dict[str, float]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise CatalogError(f"{path}: cannot read parameter file ({e.strerror})") from None
+    except json.JSONDecodeError as e:
+        raise CatalogError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: a parameter file holds one JSON object")
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise CatalogError(f"{path}: unknown parameter(s) {', '.join(unknown)}")
+    return {k: _number(f"{path}: {k}", v) for k, v in data.items()}
+
+
+def _number(what: str, raw) -> float:
+    if isinstance(raw, bool):
+        raise CatalogError(f"{what}: {raw!r} is not a number")
+    try:
+        x = float(raw)
+    except (TypeError, ValueError):
+        raise CatalogError(f"{what}: {raw!r} is not a number") from None
+    if not np.isfinite(x):
+        raise CatalogError(f"{what}: {raw!r} is not finite")
+    return x
+
+
+def _integer(what: str, raw, low: int) -> int:
+    x = _number(what, raw)
+    if x != int(x) or x < low:
+        raise CatalogError(f"{what} must be an integer >= {low}, got {raw!r}")
+    return int(x)
+
+
+# --------------------------------------------------------------------------- classic 2x2 / 3x3 games
+def _bimatrix(name: str, designs: tuple[tuple[str, ...], tuple[str, ...]], a, b, description: str) -> DesignGame:
+    return DesignGame(("P1", "P2"), designs, np.stack([np.asarray(a, float), np.asarray(b, float)]),
+                      name=name, description=description)
+
+
+def bos() -> DesignGame:
+    """Example 3: communication format, Language vs Structured (Battle of the Sexes)."""
+    return _bimatrix("bos", (("L", "S"), ("L", "S")), [[5, -2], [-2, 3]], [[3, -2], [-2, 5]],
+                     "Paper Example 3: communication-format choice (Battle of the Sexes)")
+
+
+def prisoners_dilemma() -> DesignGame:
+    return _bimatrix("prisoners_dilemma", (("C", "D"), ("C", "D")), [[3, 0], [5, 1]], [[3, 5], [0, 1]],
+                     "Prisoner's dilemma: D strictly dominates, (C, C) is efficient")
+
+
+def stag_hunt() -> DesignGame:
+    return _bimatrix("stag_hunt", (("Stag", "Hare"), ("Stag", "Hare")), [[4, 0], [3, 3]], [[4, 3], [0, 3]],
+                     "Stag hunt: a payoff-dominant and a risk-dominant equilibrium")
+
+
+def chicken() -> DesignGame:
+    return _bimatrix("chicken", (("Swerve", "Straight"), ("Swerve", "Straight")),
+                     [[6, 2], [7, 0]], [[6, 7], [2, 0]],
+                     "Chicken (Aumann's example): correlation beats every Nash equilibrium")
+
+
+def matching_pennies() -> DesignGame:
+    return _bimatrix("matching_pennies", (("H", "T"), ("H", "T")), [[1, -1], [-1, 1]], [[-1, 1], [1, -1]],
+                     "Matching pennies: zero-sum, unique mixed equilibrium")
+
+
+def shapley() -> DesignGame:
+    a = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], float)
+    b = np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]], float)
+    return _bimatrix("shapley", (("R", "P", "S"), ("R", "P", "S")), a, b,
+                     "Shapley's 3x3 game: fictitious play cycles; unique mixed equilibrium")
+
+
+# --------------------------------------------------------------------------- seeded random games
+RANDOM_KINDS = ("uniform", "zero_sum", "common", "correlated")
+
+
+def random_game(n: int = 2, k: int | tuple[int, ...] = 3, kind: str = "uniform",
+                cov: float = 0.0, seed: int = 0) -> DesignGame:
+    """A seeded random game with n players and k designs each.
+
+    kinds: ``uniform`` (independent U[0,1]); ``zero_sum`` (payoffs sum to 0 at every profile);
+    ``common`` (one shared payoff); ``correlated`` (standard normal payoffs whose correlation
+    across players at each profile is ``cov``, in [-1/(n-1), 1]).
+    """
+    shape = (k,) * n if isinstance(k, int) else tuple(k)
+    if n < 2 or len(shape) != n or min(shape) < 1:
+        raise CatalogError(f"a random game needs n >= 2 players with k >= 1 designs each (n={n}, k={k})")
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        u = rng.random((n, *shape))
+    elif kind == "zero_sum":
+        u = rng.random((n, *shape))
+        u -= u.mean(axis=0)
+    elif kind == "common":
+        u = np.broadcast_to(rng.random(shape), (n, *shape)).copy()
+    elif kind == "correlated":
+        if not -1.0 / (n - 1) - 1e-12 <= cov <= 1.0:
+            raise CatalogError(f"cov must lie in [{-1.0 / (n - 1):.4g}, 1] for {n} players, got {cov}")
+        sigma = np.full((n, n), cov) + (1 - cov) * np.eye(n)
+        chol = np.linalg.cholesky(sigma + 1e-12 * np.eye(n))
+        u = np.einsum("ij,j...->i...", chol, rng.standard_normal((n, *shape)))
+    else:
+        raise CatalogError(f"unknown random kind {kind!r}; choose one of {', '.join(RANDOM_KINDS)}")
+    designs = tuple(tuple(f"d{j}" for j in range(kk)) for kk in shape)
+    return DesignGame(tuple(f"P{i + 1}" for i in range(n)), designs, u,
+                      name=f"random:n={n},k={k},kind={kind},seed={seed}" + (f",cov={cov}" if kind == "correlated" else ""),
+                      description=f"Seeded random {kind} game")
+
+
+def _random_from_params(params: dict[str, str]) -> DesignGame:
+    unknown = set(params) - {"n", "k", "kind", "cov", "seed"}
+    if unknown:
+        raise CatalogError(f"unknown random-game parameter(s) {', '.join(sorted(unknown))}; known: n, k, kind, cov, seed")
+    n = _integer("n", params.get("n", 2), 2)
+    k_raw = params.get("k", "3")
+    k: int | tuple[int, ...] = (tuple(_integer("k", x, 1) for x in k_raw.split("x")) if "x" in str(k_raw)
+                                else _integer("k", k_raw, 1))
+    kind = params.get("kind", "uniform")
+    cov = _number("cov", params.get("cov", 0.0))
+    if "cov" in params and kind == "uniform":
+        kind = "correlated"
+    return random_game(n=n, k=k, kind=kind, cov=cov, seed=_integer("seed", params.get("seed", 0), 0))
+
+
+def _no_params(build: Callable[[], DesignGame]) -> Callable[[dict[str, str]], DesignGame]:
+    def make(params: dict[str, str]) -> DesignGame:
+        if params:
+            raise CatalogError(f"game {build.__name__!r} takes no parameters, got {', '.join(params)}")
+        return build()
+    return make
+
+
+CATALOG: dict[str, Callable[[dict[str, str]], DesignGame]] = {
+    "example1": lambda p: _model_params(p).game(allow_tool=True),
+    "example2": lambda p: _model_params(p).game(allow_tool=False),
+    "bos": _no_params(bos),
+    "prisoners_dilemma": _no_params(prisoners_dilemma),
+    "stag_hunt": _no_params(stag_hunt),
+    "chicken": _no_params(chicken),
+    "matching_pennies": _no_params(matching_pennies),
+    "shapley": _no_params(shapley),
+    "random": _random_from_params,
+}
+ALIASES = {"pd": "prisoners_dilemma", "battle_of_the_sexes": "bos", "example3": "bos"}
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """Split ``NAME:key=value,...`` into the name and its parameters (a bare ``x.json`` is ``file``)."""
+    name, _, rest = spec.partition(":")
+    params: dict[str, str] = {}
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            if not key.endswith(".json"):
+                raise CatalogError(f"bad parameter {item!r} in {spec!r}: expected key=value or a .json file")
+            key, value = "file", key
+        if key.strip() in params:
+            raise CatalogError(f"parameter {key.strip()!r} given twice in {spec!r}")
+        params[key.strip()] = value.strip()
+    return name.strip(), params
+
+
+def make_game(spec: str) -> DesignGame:
+    """The catalog game named by ``spec`` (see the module docstring)."""
+    name, params = parse_spec(spec)
+    name = ALIASES.get(name, name)
+    if name not in CATALOG:
+        raise CatalogError(f"unknown game {name!r}; known: {', '.join(sorted([*CATALOG, *ALIASES]))}")
+    return CATALOG[name](params)
+
+
+def looks_like_file(spec: str) -> bool:
+    """A game spec names a file when it ends in .json / .csv (a CSV pair is ``a.csv,b.csv``)."""
+    return spec.lower().endswith((".json", ".csv"))
+
+
+def load_game(spec: str) -> DesignGame:
+    """A game from a catalog spec, a JSON game file, or a CSV pair ``p1.csv,p2.csv``."""
+    from envs.io import read_game  # local import keeps catalog usable without file support
+
+    return read_game(spec) if looks_like_file(spec) else make_game(spec)

@@ -1,0 +1,158 @@
+"""Analyse an agent-design meta-game and compare mediators.
+
+    python evaluate.py --game example1
+    python evaluate.py --game my_game.json --json report.json
+
+Prints the payoff table, the Nash equilibria (with the profiles that Pareto-dominate them), the
+welfare optimum, correlated / coarse correlated equilibrium welfare, the price of anarchy and
+stability, and the value of correlation; ``--json`` writes the same report (DESIGN.md contract).
+Bad input ends with one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from envs.catalog import load_game
+from envs.game import OBJECTIVES, DesignGame, GameError
+from envs.io import atomic_write_text
+from mediator.analysis import analyze
+from mediator.equilibria import CertificateError
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (no usage dump) and exits 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse hook
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--game", default="example1",
+                   help="catalog spec (example1, example1:s_T=0.5, bos, random:n=3,k=4,seed=1, ...), "
+                        "a JSON game file, or a CSV pair p1.csv,p2.csv (default: example1)")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE")
+    p.add_argument("--objective", default="utilitarian", choices=sorted(OBJECTIVES),
+                   help="welfare objective (default: utilitarian)")
+    p.add_argument("--mixed", default="auto", choices=["auto", "all", "one", "none"],
+                   help="which mixed equilibria to compute (default auto: all for two-player games "
+                        "up to 144 profiles)")
+    p.add_argument("--decimals", type=int, default=2, help="decimals in printed tables (default 2)")
+    return p
+
+
+# --------------------------------------------------------------------------- text output
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned text table."""
+    cols = [headers, *rows]
+    widths = [max(len(str(r[j])) for r in cols) for j in range(len(headers))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def fmt_vec(xs: Sequence[float], d: int) -> str:
+    return "(" + ", ".join(f"{x:.{d}f}" for x in xs) + ")"
+
+
+def fmt_profile(entry: dict, d: int) -> str:
+    if entry.get("mixed"):
+        return "mixed " + " x ".join("[" + " ".join(f"{p:.{d + 1}f}" for p in s) + "]" for s in entry["profile"])
+    return "(" + ", ".join(entry["profile"]) + ")"
+
+
+def payoff_table(game: DesignGame, d: int) -> str:
+    """The bimatrix (two players) or one row per profile (n > 2)."""
+    if game.n_players == 2:
+        rows = [[game.designs[0][r]] + [fmt_vec(game.payoffs[:, r, c], d) for c in range(game.shape[1])]
+                for r in range(game.shape[0])]
+        return table([f"{game.players[0]} \\ {game.players[1]}", *game.designs[1]], rows)
+    import numpy as np
+    rows = [[game.profile_label(a), *(f"{x:.{d}f}" for x in game.payoffs_at(a))]
+            for a in np.ndindex(*game.shape)]
+    return table(["profile", *game.players], rows)
+
+
+def render(game: DesignGame, report: dict, d: int) -> str:
+    opt, ce, cce = report["optimum"], report["correlated"], report["coarse_correlated"]
+    out = [f"Game {report['game']}: {game.description}" if game.description else f"Game {report['game']}",
+           f"players {', '.join(game.players)}; designs per player {' x '.join(map(str, game.shape))}; "
+           f"objective {report['objective']}", "", payoff_table(game, d), "",
+           f"Nash equilibria ({report['nash_method']}):",
+           table(["#", "profile", "payoffs", "welfare"],
+                 [[str(j + 1), fmt_profile(e, d), fmt_vec(e["payoffs"], d), f"{e['welfare']:.{d}f}"]
+                  for j, e in enumerate(report["nash"])])]
+    dominated = [(j, p) for j, e in enumerate(report["nash"]) for p in e["pareto_dominated_by"]]
+    if dominated:
+        out += ["", "Profiles that Pareto-dominate an equilibrium (every player strictly better):",
+                table(["equilibrium #", "profile", "payoffs", "welfare"],
+                      [[str(j + 1), fmt_profile(p, d), fmt_vec(p["payoffs"], d), f"{p['welfare']:.{d}f}"]
+                       for j, p in dominated])]
+    ratio = lambda x: "undefined (welfare <= 0)" if x is None else f"{x:.4f}"  # noqa: E731
+    out += ["", table(["benchmark", "welfare"], [
+        ["welfare optimum " + fmt_profile(opt, d), f"{opt['welfare']:.{d}f}"],
+        ["best / worst Nash equilibrium", f"{max(e['welfare'] for e in report['nash']):.{d}f} / "
+                                          f"{min(e['welfare'] for e in report['nash']):.{d}f}"],
+        ["best / worst correlated equilibrium", f"{ce['max_welfare']:.{d}f} / {ce['min_welfare']:.{d}f}"],
+        ["best / worst coarse correlated eq.", f"{cce['max_welfare']:.{d}f} / {cce['min_welfare']:.{d}f}"],
+    ]), "", f"price of anarchy {ratio(report['price_of_anarchy'])}; price of stability "
+            f"{ratio(report['price_of_stability'])}; value of correlation {ratio(report['value_of_correlation'])}",
+            "", "Mediators (static outcome):",
+            table(["mediator", "welfare", "transfers", "net", "explanation"],
+                  [[name, f"{m['welfare']:.{d}f}", f"{m['transfers']:.{d}f}", f"{m['net']:.{d}f}", m["explanation"]]
+                   for name, m in report["mediators"].items()])]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- main
+def check_output_path(path: str | None) -> None:
+    """Fail before any work if a report cannot be written to ``path``."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"--json {path}: is a directory")
+    if not p.parent.is_dir():
+        raise UsageError(f"--json {path}: directory {str(p.parent)!r} does not exist")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not 0 <= args.decimals <= 12:
+        raise UsageError(f"--decimals must be between 0 and 12, got {args.decimals}")
+    check_output_path(args.json)
+    game = load_game(args.game)
+    report = analyze(game, mixed=args.mixed, objective=args.objective)
+    print(render(game, report, args.decimals))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        print(f"\nreport written to {args.json}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: one line on stderr and exit 2 for bad input, exit 1 for a failed certificate."""
+    try:
+        return run(argv)
+    except (UsageError, GameError) as e:
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CertificateError as e:
+        print(f"evaluate.py: solver certificate failed: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"evaluate.py: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

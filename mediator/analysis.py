@@ -1,0 +1,108 @@
+"""Static analysis of a meta-game: equilibria, optimum, Pareto improvements, PoA / PoS, value of correlation.
+
+`analyze` returns the JSON-ready report of DESIGN.md (keys ``game``, ``players``, ``designs``,
+``payoffs``, ``nash``, ``optimum``, ``mediators``, ``correlated``, ``coarse_correlated``,
+``price_of_anarchy``, ``price_of_stability``, ``value_of_correlation``).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from envs.game import DesignGame
+from mediator.equilibria import (
+    CorrelatedOutcome, NashEquilibrium, correlated_equilibrium, nash_equilibria,
+    pareto_improvements, ratio, welfare_optimum,
+)
+
+MixedMode = Literal["auto", "all", "one", "none"]
+
+#: Above this many profiles a two-player game gets one mixed equilibrium instead of all of them
+#: (Gambit's vertex enumeration takes ~0.3 s at 10x10 and ~30 s at 13x13 here).
+ALL_MIXED_MAX_PROFILES = 144
+
+
+def resolve_mixed(game: DesignGame, mixed: MixedMode) -> Literal["all", "one", "none"]:
+    """``auto``: every extreme equilibrium for small two-player games, one equilibrium per method otherwise."""
+    if mixed != "auto":
+        return mixed
+    if game.n_players == 2:
+        return "all" if game.n_profiles <= ALL_MIXED_MAX_PROFILES else "one"
+    return "all" if game.n_profiles <= 1000 else "one"
+
+
+def _round(x, decimals: int = 10):
+    return np.round(np.asarray(x, float), decimals).tolist()
+
+
+def profile_entry(game: DesignGame, profile: tuple[int, ...], objective: str = "utilitarian") -> dict:
+    """A pure profile as JSON: design names, payoffs, welfare."""
+    return {"profile": game.profile_names(profile), "payoffs": _round(game.payoffs_at(profile)),
+            "welfare": float(game.welfare(objective)[profile])}
+
+
+def nash_entry(game: DesignGame, eq: NashEquilibrium, objective: str) -> dict:
+    """A Nash equilibrium as JSON; mixed ones give per-player probability vectors."""
+    entry = {"profile": [_round(s) for s in eq.strategies] if eq.mixed else game.profile_names(eq.profile),
+             "payoffs": _round(eq.payoffs), "welfare": eq.welfare, "mixed": eq.mixed}
+    entry["pareto_dominated_by"] = [profile_entry(game, a, objective)
+                                    for a in pareto_improvements(game, eq.payoffs)]
+    return entry
+
+
+def correlated_entry(game: DesignGame, best: CorrelatedOutcome, worst: CorrelatedOutcome) -> dict:
+    def side(out: CorrelatedOutcome) -> dict:
+        return {"payoffs": _round(out.payoffs), "welfare": out.welfare,
+                "support": [{"profile": game.profile_names(a), "probability": p} for a, p in out.support()]}
+    return {"max_welfare": best.welfare, "min_welfare": worst.welfare, "max": side(best), "min": side(worst)}
+
+
+def none_mediator(game: DesignGame, eqs: list[NashEquilibrium], objective: str) -> dict:
+    """The unmediated game, judged (as the restriction mediator is) by its worst equilibrium."""
+    worst = min(eqs, key=lambda e: e.welfare)
+    label = "a mixed equilibrium" if worst.mixed else game.profile_label(worst.profile)
+    if len(eqs) == 1:
+        text = f"Without mediation the only equilibrium found is {label}, welfare {worst.welfare:.4g}."
+    else:
+        text = (f"Without mediation there are {len(eqs)} equilibria with welfare from "
+                f"{worst.welfare:.4g} to {max(e.welfare for e in eqs):.4g}; the worst is {label}.")
+    static = {"equilibrium": nash_entry(game, worst, objective), "payoffs": _round(worst.payoffs),
+              "welfare": worst.welfare, "transfers": 0.0, "net": worst.welfare,
+              "equilibria_welfare": [min(e.welfare for e in eqs), max(e.welfare for e in eqs)],
+              "explanation": text}
+    return {"welfare": worst.welfare, "transfers": 0.0, "net": worst.welfare,
+            "payoffs": static["payoffs"], "explanation": text, "static": static}
+
+
+def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utilitarian") -> dict:
+    """The full static report of ``game`` (see the module docstring)."""
+    mode = resolve_mixed(game, mixed)
+    eqs = nash_equilibria(game, mixed=mode, objective=objective)
+    opt_profile, opt_welfare = welfare_optimum(game, objective)
+    ce = [correlated_equilibrium(game, "ce", s, objective) for s in ("max", "min")]
+    cce = [correlated_equilibrium(game, "cce", s, objective) for s in ("max", "min")]
+    best_ne, worst_ne = max(e.welfare for e in eqs), min(e.welfare for e in eqs)
+    report = {
+        "game": game.name,
+        "description": game.description,
+        "players": list(game.players),
+        "designs": [list(d) for d in game.designs],
+        "payoffs": game.payoffs.tolist(),
+        "objective": objective,
+        "nash_method": {"all": "every extreme equilibrium" if game.n_players == 2
+                        else "pure equilibria and the one Gambit's logit path selects",
+                        "one": "pure equilibria, or one from Gambit's logit path if there is none",
+                        "none": "pure equilibria only"}[mode],
+        "nash": [nash_entry(game, e, objective) for e in eqs],
+        "optimum": profile_entry(game, opt_profile, objective),
+        "correlated": correlated_entry(game, *ce),
+        "coarse_correlated": correlated_entry(game, *cce),
+        "price_of_anarchy": ratio(opt_welfare, worst_ne),
+        "price_of_stability": ratio(opt_welfare, best_ne),
+        "value_of_correlation": ratio(ce[0].welfare, best_ne),
+        "mediators": {"none": none_mediator(game, eqs, objective)},
+    }
+    if game.payoff_stderr is not None:
+        report["payoff_stderr"] = game.payoff_stderr.tolist()
+    return report

@@ -1,0 +1,272 @@
+"""Equilibrium analysis of a DesignGame: pure / mixed Nash, correlated and coarse correlated equilibria.
+
+Every solver re-checks its answer against the defining inequalities before returning it and raises
+`CertificateError` when a check fails, so a returned equilibrium is always a certified one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from envs.game import DesignGame
+
+#: Relative tolerance of every certificate check (times the game's payoff scale).
+TOL = 1e-6
+
+
+class CertificateError(RuntimeError):
+    """A solver's answer violates the constraints that define it."""
+
+
+@dataclass(frozen=True, eq=False)
+class NashEquilibrium:
+    """A (possibly mixed) Nash equilibrium: one probability vector per player."""
+
+    strategies: tuple[np.ndarray, ...]
+    payoffs: np.ndarray
+    welfare: float
+
+    @property
+    def mixed(self) -> bool:
+        return any(np.count_nonzero(s > 0) > 1 for s in self.strategies)
+
+    @property
+    def profile(self) -> tuple[int, ...]:
+        """Design indices of a pure equilibrium."""
+        if self.mixed:
+            raise ValueError("a mixed equilibrium has no single profile")
+        return tuple(int(np.argmax(s)) for s in self.strategies)
+
+    def distribution(self) -> np.ndarray:
+        """The product distribution over profiles that this equilibrium induces."""
+        out = np.ones(())
+        for s in self.strategies:
+            out = np.multiply.outer(out, s)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class CorrelatedOutcome:
+    """A joint distribution over profiles (CE or CCE) with its expected payoffs and welfare."""
+
+    distribution: np.ndarray   # shape (k_1, ..., k_n)
+    payoffs: np.ndarray        # expected u_i
+    welfare: float             # expected objective value
+
+    def support(self, tol: float = 1e-9) -> list[tuple[tuple[int, ...], float]]:
+        """Profiles with positive probability, most likely first."""
+        idx = np.argwhere(self.distribution > tol)
+        probs = self.distribution[tuple(idx.T)]
+        order = np.argsort(-probs, kind="stable")
+        return [(tuple(int(x) for x in idx[j]), float(probs[j])) for j in order]
+
+
+def _tol(game: DesignGame) -> float:
+    return TOL * max(1.0, game.scale)
+
+
+def unit_vector(k: int, j: int) -> np.ndarray:
+    e = np.zeros(k)
+    e[j] = 1.0
+    return e
+
+
+# --------------------------------------------------------------------------- Nash equilibria
+def best_response_gaps(game: DesignGame) -> np.ndarray:
+    """max_{d} u_i(d, a_-i) - u_i(a) for every player i and profile a: shape (n, k_1, ..., k_n)."""
+    return np.stack([game.payoffs[i].max(axis=i, keepdims=True) - game.payoffs[i]
+                     for i in range(game.n_players)])
+
+
+def pure_nash(game: DesignGame) -> list[tuple[int, ...]]:
+    """All pure Nash equilibria: profiles where no player's best-response gap is positive."""
+    stable = (best_response_gaps(game) <= _tol(game)).all(axis=0)
+    return [tuple(int(x) for x in a) for a in np.argwhere(stable)]
+
+
+def nash_regrets(game: DesignGame, strategies: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-player regret max_d u_i(d, sigma_-i) - u_i(sigma) of a mixed profile."""
+    dev = game.deviation_payoffs(strategies)
+    return np.array([d.max() - d @ s for d, s in zip(dev, strategies)])
+
+
+def check_nash(game: DesignGame, strategies: Sequence[np.ndarray]) -> None:
+    """Raise CertificateError unless ``strategies`` is a Nash equilibrium of ``game``."""
+    tol = _tol(game)
+    for i, (s, k) in enumerate(zip(strategies, game.shape)):
+        if s.shape != (k,) or (s < -tol).any() or abs(s.sum() - 1) > 1e-6:
+            raise CertificateError(f"player {game.players[i]}'s strategy is not a distribution over {k} designs")
+    regrets = nash_regrets(game, strategies)
+    if (regrets > tol).any():
+        i = int(np.argmax(regrets))
+        raise CertificateError(f"not a Nash equilibrium: {game.players[i]} gains {regrets[i]:.3g} by deviating")
+
+
+def _certified(game: DesignGame, strategies: Sequence[np.ndarray], objective: str) -> NashEquilibrium:
+    strategies = tuple(_clean_distribution(np.asarray(s, float)) for s in strategies)
+    check_nash(game, strategies)
+    payoffs = game.expected_payoffs(strategies)
+    eq = NashEquilibrium(strategies, payoffs, 0.0)
+    return NashEquilibrium(strategies, payoffs, game.expected_welfare(eq.distribution(), objective))
+
+
+def _clean_distribution(p: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """Zero out solver round-off below ``tol`` and renormalise."""
+    p = np.where(p > tol, p, 0.0)
+    return p / p.sum()
+
+
+def _gambit_equilibria(game: DesignGame, method: Literal["enummixed", "logit"]) -> list[list[np.ndarray]]:
+    """Equilibria from Gambit: all extreme ones of a 2-player game (vertex enumeration), or the
+    one the logit quantal-response path leads to (any n; robust on degenerate games, where
+    Gambit's global Newton method can stall)."""
+    import pygambit as gbt  # imported lazily: only mixed-equilibrium analysis needs it
+
+    g = gbt.Game.from_arrays(*game.payoffs)
+    result = (gbt.nash.enummixed_solve(g, rational=False) if method == "enummixed"
+              else gbt.nash.logit_solve(g, use_strategic=True, maxregret=1e-10))
+    return [[np.array([float(eq[s]) for s in player.strategies]) for player in g.players]
+            for eq in result.equilibria]
+
+
+def nash_equilibria(game: DesignGame, mixed: Literal["all", "one", "none"] = "all",
+                    objective: str = "utilitarian") -> list[NashEquilibrium]:
+    """Certified Nash equilibria, pure ones first, each group sorted by welfare (best first).
+
+    ``mixed="all"``: for two players, every extreme equilibrium (Gambit's vertex enumeration;
+    in a degenerate game the equilibria form convex sets and these are their vertices); for
+    n > 2 players, the pure equilibria plus the one the logit path selects.
+    ``"one"``: pure equilibria, or one equilibrium from the logit path if there is no pure one.
+    ``"none"``: pure equilibria only.
+    """
+    found = [[unit_vector(k, j) for k, j in zip(game.shape, a)] for a in pure_nash(game)]
+    if mixed == "all" or (mixed == "one" and not found):
+        method = "enummixed" if game.n_players == 2 and mixed == "all" else "logit"
+        found += _gambit_equilibria(game, method)
+    eqs = _dedupe([_certified(game, s, objective) for s in found])
+    return sorted(eqs, key=lambda e: (e.mixed, -e.welfare))
+
+
+def _dedupe(eqs: list[NashEquilibrium], decimals: int = 7) -> list[NashEquilibrium]:
+    seen, out = set(), []
+    for e in eqs:
+        key = tuple(np.round(np.concatenate(e.strategies), decimals).tolist())
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+# --------------------------------------------------------------------------- correlated equilibria
+def _profile_columns(game: DesignGame, i: int) -> np.ndarray:
+    """Flat profile index of (d, a_-i), arranged as an array of shape (k_i, K_-i)."""
+    flat = np.arange(game.n_profiles).reshape(game.shape)
+    return np.moveaxis(flat, i, 0).reshape(game.shape[i], -1)
+
+
+def obedience_matrix(game: DesignGame) -> sp.csr_matrix:
+    """CE constraints as a sparse matrix G with G p >= 0 (p flattened over profiles).
+
+    Row (i, d, d') holds sum_{a_-i} p(d, a_-i) [u_i(d, a_-i) - u_i(d', a_-i)]: player i, told d,
+    does not gain by playing d' instead.
+    """
+    rows, cols, vals, offset = [], [], [], 0
+    for i, k in enumerate(game.shape):
+        u = np.moveaxis(game.payoffs[i], i, 0).reshape(k, -1)            # (k_i, K_-i)
+        d, dp = np.nonzero(~np.eye(k, dtype=bool))                        # ordered pairs d != d'
+        gain = u[d] - u[dp]                                               # (pairs, K_-i)
+        row_ids = offset + np.arange(len(d))
+        rows.append(np.repeat(row_ids, u.shape[1]))
+        cols.append(_profile_columns(game, i)[d].ravel())
+        vals.append(gain.ravel())
+        offset += len(d)
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(offset, game.n_profiles))
+
+
+def obedience_rows(game: DesignGame) -> list[tuple[int, int, int]]:
+    """(player, recommended d, deviation d') of each row of `obedience_matrix`."""
+    return [(i, int(d), int(dp)) for i, k in enumerate(game.shape)
+            for d, dp in zip(*np.nonzero(~np.eye(k, dtype=bool)))]
+
+
+def coarse_matrix(game: DesignGame) -> np.ndarray:
+    """CCE constraints as a dense matrix H with H p >= 0.
+
+    Row (i, d') holds sum_a p(a) [u_i(a) - u_i(d', a_-i)]: committing to the device beats
+    committing to d' in advance.
+    """
+    blocks = []
+    for i, k in enumerate(game.shape):
+        u = np.moveaxis(game.payoffs[i], i, 0).reshape(k, -1)            # (k_i, K_-i)
+        gain = u[:, None, :] - u[None, :, :]                              # (d, d', K_-i)
+        block = np.zeros((k, game.n_profiles))
+        np.put_along_axis(block, np.broadcast_to(_profile_columns(game, i).ravel(), (k, game.n_profiles)),
+                          np.moveaxis(gain, 1, 0).reshape(k, -1), axis=1)
+        blocks.append(block)
+    return np.vstack(blocks)
+
+
+def equilibrium_constraints(game: DesignGame, kind: Literal["ce", "cce"]):
+    return obedience_matrix(game) if kind == "ce" else coarse_matrix(game)
+
+
+def check_correlated(game: DesignGame, distribution: np.ndarray, kind: Literal["ce", "cce"] = "ce") -> None:
+    """Raise CertificateError unless ``distribution`` is a CE (or CCE) of ``game``."""
+    p = np.asarray(distribution, float)
+    if p.shape != game.shape or (p < -1e-9).any() or abs(p.sum() - 1) > 1e-6:
+        raise CertificateError("not a probability distribution over profiles")
+    slack = equilibrium_constraints(game, kind) @ p.ravel()
+    if slack.min(initial=0.0) < -_tol(game):
+        raise CertificateError(f"{kind.upper()} constraint violated by {-slack.min():.3g}")
+
+
+def correlated_equilibrium(game: DesignGame, kind: Literal["ce", "cce"] = "ce",
+                           sense: Literal["max", "min"] = "max",
+                           objective: str = "utilitarian") -> CorrelatedOutcome:
+    """The welfare-maximising (or -minimising) CE / CCE, by linear programming (HiGHS).
+
+    Objective must be linear in p: ``utilitarian`` or any objective evaluated per profile
+    (expected egalitarian / Nash / fairness welfare of the profile, not of expected payoffs).
+    """
+    w = game.welfare(objective).ravel()
+    g = equilibrium_constraints(game, kind)
+    res = linprog(-w if sense == "max" else w, A_ub=-g, b_ub=np.zeros(g.shape[0]),
+                  A_eq=np.ones((1, game.n_profiles)), b_eq=[1.0], bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise CertificateError(f"{kind.upper()} LP failed: {res.message}")
+    p = _clean_distribution(res.x).reshape(game.shape)
+    check_correlated(game, p, kind)
+    payoffs = (game.payoffs * p).reshape(game.n_players, -1).sum(axis=1)
+    return CorrelatedOutcome(p, payoffs, game.expected_welfare(p, objective))
+
+
+# --------------------------------------------------------------------------- welfare benchmarks
+def welfare_optimum(game: DesignGame, objective: str = "utilitarian") -> tuple[tuple[int, ...], float]:
+    """The profile maximising welfare (first in index order on ties) and its welfare."""
+    w = game.welfare(objective)
+    a = np.unravel_index(int(np.argmax(w)), w.shape)
+    return tuple(int(x) for x in a), float(w[a])
+
+
+def pareto_improvements(game: DesignGame, payoffs: np.ndarray, strict: bool = True) -> list[tuple[int, ...]]:
+    """Profiles that Pareto-dominate the payoff vector ``payoffs``.
+
+    ``strict``: every player strictly better (as the paper's Example 1 reads it); otherwise the
+    usual weak dominance (nobody worse, somebody better).
+    """
+    diff = game.payoffs - np.asarray(payoffs, float).reshape(-1, *([1] * game.n_players))
+    tol = _tol(game)
+    better = (diff > tol).all(axis=0) if strict else (diff >= -tol).all(axis=0) & (diff > tol).any(axis=0)
+    return [tuple(int(x) for x in a) for a in np.argwhere(better)]
+
+
+def ratio(num: float, den: float) -> float | None:
+    """num / den for welfare ratios; None where the ratio is undefined (den <= 0 or num < 0)."""
+    if den <= 0 or num < 0:
+        return None
+    return num / den

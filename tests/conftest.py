@@ -1,0 +1,6 @@
+"""Shared fixtures: the repository root is importable (tests run from a clean checkout)."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
