@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from envs.catalog import load_game
 from envs.game import OBJECTIVES, DesignGame, GameError
 from envs.io import atomic_write_text
@@ -47,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixed", default="auto", choices=["auto", "all", "one", "none"],
                    help="which mixed equilibria to compute (default auto: all for two-player games "
                         "up to 144 profiles)")
+    p.add_argument("--lambda", dest="lam", type=float, default=1.0,
+                   help="price of a unit of transfers in net welfare (default 1, as in the paper)")
+    p.add_argument("--margin", type=float, default=None,
+                   help="strictness margin of k-implementation payments (default 1e-3 x payoff scale)")
     p.add_argument("--decimals", type=int, default=2, help="decimals in printed tables (default 2)")
     return p
 
@@ -76,7 +82,6 @@ def payoff_table(game: DesignGame, d: int) -> str:
         rows = [[game.designs[0][r]] + [fmt_vec(game.payoffs[:, r, c], d) for c in range(game.shape[1])]
                 for r in range(game.shape[0])]
         return table([f"{game.players[0]} \\ {game.players[1]}", *game.designs[1]], rows)
-    import numpy as np
     rows = [[game.profile_label(a), *(f"{x:.{d}f}" for x in game.payoffs_at(a))]
             for a in np.ndindex(*game.shape)]
     return table(["profile", *game.players], rows)
@@ -129,9 +134,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not 0 <= args.decimals <= 12:
         raise UsageError(f"--decimals must be between 0 and 12, got {args.decimals}")
+    if not (np.isfinite(args.lam) and args.lam >= 0):
+        raise UsageError(f"--lambda must be a finite number >= 0, got {args.lam}")
+    if args.margin is not None and not (np.isfinite(args.margin) and args.margin > 0):
+        raise UsageError(f"--margin must be a finite number > 0, got {args.margin}")
     check_output_path(args.json)
     game = load_game(args.game)
-    report = analyze(game, mixed=args.mixed, objective=args.objective)
+    report = analyze(game, mixed=args.mixed, objective=args.objective, lam=args.lam, margin=args.margin)
     print(render(game, report, args.decimals))
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")

@@ -6,31 +6,14 @@
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
 from envs.game import DesignGame
+from mediator.analytic import analytic_mediators
 from mediator.equilibria import (
-    CorrelatedOutcome, NashEquilibrium, correlated_equilibrium, nash_equilibria,
-    pareto_improvements, ratio, welfare_optimum,
+    CorrelatedOutcome, MixedMode, NashEquilibrium, correlated_equilibrium, nash_equilibria,
+    pareto_improvements, ratio, resolve_mixed, welfare_optimum,
 )
-
-MixedMode = Literal["auto", "all", "one", "none"]
-
-#: Above this many profiles a two-player game gets one mixed equilibrium instead of all of them
-#: (Gambit's vertex enumeration takes ~0.3 s at 10x10 and ~30 s at 13x13 here).
-ALL_MIXED_MAX_PROFILES = 144
-
-
-def resolve_mixed(game: DesignGame, mixed: MixedMode) -> Literal["all", "one", "none"]:
-    """``auto``: every extreme equilibrium for small two-player games, one equilibrium per method otherwise."""
-    if mixed != "auto":
-        return mixed
-    if game.n_players == 2:
-        return "all" if game.n_profiles <= ALL_MIXED_MAX_PROFILES else "one"
-    return "all" if game.n_profiles <= 1000 else "one"
-
 
 def _round(x, decimals: int = 10):
     return np.round(np.asarray(x, float), decimals).tolist()
@@ -67,16 +50,19 @@ def none_mediator(game: DesignGame, eqs: list[NashEquilibrium], objective: str) 
     else:
         text = (f"Without mediation there are {len(eqs)} equilibria with welfare from "
                 f"{worst.welfare:.4g} to {max(e.welfare for e in eqs):.4g}; the worst is {label}.")
+    welfare = float(worst.payoffs.sum())       # reported welfare is utilitarian, as for every mediator
     static = {"equilibrium": nash_entry(game, worst, objective), "payoffs": _round(worst.payoffs),
-              "welfare": worst.welfare, "transfers": 0.0, "net": worst.welfare,
+              "welfare": welfare, "transfers": 0.0, "net": welfare,
               "equilibria_welfare": [min(e.welfare for e in eqs), max(e.welfare for e in eqs)],
               "explanation": text}
-    return {"welfare": worst.welfare, "transfers": 0.0, "net": worst.welfare,
+    return {"welfare": welfare, "transfers": 0.0, "net": welfare,
             "payoffs": static["payoffs"], "explanation": text, "static": static}
 
 
-def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utilitarian") -> dict:
-    """The full static report of ``game`` (see the module docstring)."""
+def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utilitarian",
+            lam: float = 1.0, margin: float | None = None, mediators: bool = True) -> dict:
+    """The full static report of ``game`` (see the module docstring); ``mediators`` adds every
+    analytic mediator (``lam`` prices transfers in net welfare, ``margin`` is k-implementation's)."""
     mode = resolve_mixed(game, mixed)
     eqs = nash_equilibria(game, mixed=mode, objective=objective)
     opt_profile, opt_welfare = welfare_optimum(game, objective)
@@ -103,6 +89,9 @@ def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utili
         "value_of_correlation": ratio(ce[0].welfare, best_ne),
         "mediators": {"none": none_mediator(game, eqs, objective)},
     }
+    if mediators:
+        report["mediators"].update({name: result.to_json(game) for name, result
+                                    in analytic_mediators(game, objective, lam, margin).items()})
     if game.payoff_stderr is not None:
         report["payoff_stderr"] = game.payoff_stderr.tolist()
     return report

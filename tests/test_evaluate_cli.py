@@ -37,6 +37,28 @@ def test_example1_report_has_the_contract_keys(tmp_path):
     assert "(C1, (C2,T))" in proc.stdout and "8.14" in proc.stdout
 
 
+def test_report_lists_all_four_analytic_mediators_with_static_values(tmp_path):
+    out = tmp_path / "out.json"
+    assert evaluate("--game", "example1", "--json", str(out)).returncode == 0
+    mediators = json.loads(out.read_text())["mediators"]
+    assert {"none", "restriction", "payments", "correlation", "vouchers"} <= set(mediators)
+    for name in ("restriction", "payments", "correlation", "vouchers"):
+        static = mediators[name]["static"]
+        assert {"welfare", "transfers", "net", "payoffs", "explanation"} <= set(static), name
+        assert static["net"] == pytest.approx(static["welfare"] - static["transfers"])
+        assert static["explanation"].endswith(".")
+    assert mediators["restriction"]["static"]["allowed"] == [["E1", "C1"], ["(E2,none)", "(C2,none)", "(E2,T)"]]
+    assert round(mediators["restriction"]["net"], 2) == 8.47
+    assert mediators["payments"]["static"]["target"] == ["C1", "(C2,none)"]
+    assert {"support", "vouchers"} <= set(mediators["vouchers"]["static"])
+
+
+def test_lambda_changes_the_price_of_transfers(tmp_path):
+    assert evaluate("--game", "example1", "--lambda", "0", "--json", str(tmp_path / "a.json")).returncode == 0
+    vouchers = json.loads((tmp_path / "a.json").read_text())["mediators"]["vouchers"]
+    assert vouchers["net"] == pytest.approx(vouchers["welfare"]) and vouchers["static"]["lambda"] == 0
+
+
 def test_a_game_file_written_by_the_project_reads_back_to_the_same_report(tmp_path):
     game = make_game("bos")
     write_game_json(game, tmp_path / "bos.json")
@@ -96,6 +118,8 @@ BAD_INPUTS = {
     "unknown flag": lambda t: ["--gmae", "bos"],
     "bad objective": lambda t: ["--objective", "happiness"],
     "bad decimals": lambda t: ["--decimals", "-3"],
+    "negative lambda": lambda t: ["--lambda", "-1"],
+    "zero margin": lambda t: ["--margin", "0"],
     "json into missing directory": lambda t: ["--json", str(t / "nowhere" / "out.json")],
     "json onto a directory": lambda t: ["--json", str(t)],
 }

@@ -1,0 +1,167 @@
+"""The paper's analytic mediators: each result reproduces the paper and carries a certificate."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envs.catalog import make_game, random_game
+from envs.game import DesignGame
+from mediator.analytic import (
+    check_dominant, check_vouchers, correlation_mediator, executable_vouchers, implementation_costs,
+    k_implementation, payments_mediator, restricted_outcome, restriction_mediator, symmetric_restrictions,
+    voucher_lp, vouchers_mediator,
+)
+from mediator.equilibria import CertificateError, correlated_equilibrium, pure_nash, welfare_optimum
+
+
+# ------------------------------------------------------------------ restriction
+def test_restriction_search_rediscovers_example2_and_says_so():
+    result = restriction_mediator(make_game("example1"))
+    assert round(result.welfare, 2) == 8.47
+    assert result.details["removed_equilibria"] == [["C1", "(C2,T)"]]
+    assert "(C1, (C2,none))" in result.explanation and "tool:T" in result.explanation
+    assert "+8.6%" in result.explanation
+    # Forbidding the tool itself (Example 2) is judged the same.
+    tool_ban = restricted_outcome(make_game("example1"), (np.ones(2, bool), np.array([1, 1, 0, 0], bool)))
+    assert round(tool_ban.worst, 2) == 8.47
+
+
+def footnote5_game() -> DesignGame:
+    """X dominates in the full game; among {A, B, F}, (F, F) is an extra, worse equilibrium."""
+    u = np.array([[1, 5, 5, 2],       # X
+                  [0, 2, 4, 0],       # A
+                  [0, 4, 2, 0],       # B
+                  [0, 0, 0, 0.5]])    # F
+    return DesignGame(("P1", "P2"), (("X", "A", "B", "F"),) * 2, np.stack([u, u.T]))
+
+
+def test_a_restriction_that_keeps_a_bad_design_creates_a_worse_equilibrium():
+    game = footnote5_game()
+    family = (np.array([0, 1, 1, 1], bool),) * 2
+    given = restriction_mediator(game, allowed=family)
+    assert ["F", "F"] in given.details["created_equilibria"]
+    assert given.welfare < restricted_outcome(game, (np.ones(4, bool),) * 2).worst  # worse than no mediation
+
+
+def test_restriction_search_excludes_the_design_that_creates_the_bad_equilibrium():
+    game = footnote5_game()
+    best = restriction_mediator(game, space="symmetric")
+    assert best.details["allowed"] == [["A", "B"], ["A", "B"]]
+    searched = restriction_mediator(game)
+    assert searched.welfare == pytest.approx(8)
+    assert ["F", "F"] not in [e["profile"] for e in searched.details["equilibria"]]
+
+
+def test_symmetric_restrictions_need_identical_catalogs():
+    with pytest.raises(ValueError):
+        list(symmetric_restrictions(make_game("example1")))
+
+
+def test_local_search_beyond_the_exhaustive_limit_never_does_worse_than_no_restriction():
+    game = random_game(n=2, k=7, seed=3)          # 127^2 restrictions: local search
+    result = restriction_mediator(game)
+    assert result.details["search"] == "local"
+    assert result.welfare >= restricted_outcome(game, (np.ones(7, bool),) * 2).worst - 1e-9
+
+
+# ------------------------------------------------------------------ payments
+def test_example3_k_implementation_of_LL_is_free_and_makes_L_dominant():
+    game, margin = make_game("bos"), 0.01
+    t = k_implementation(game, (0, 0), margin)
+    assert t[0][0, 1] >= 5 + margin - 1e-12           # P1 at (L, S)
+    assert t[1][1, 0] >= 5 + margin - 1e-12           # P2 at (S, L)
+    transformed = game.with_transfers(t).payoffs
+    assert (transformed[0][0] > transformed[0][1]).all()      # L strictly dominant for P1
+    assert (transformed[1][:, 0] > transformed[1][:, 1]).all()  # and for P2
+    assert pure_nash(game.with_transfers(t)) == [(0, 0)]
+    result = payments_mediator(game, margin=margin, target=(0, 0))
+    assert result.transfers == 0.0 and result.details["realised_cost"] == 0.0
+
+
+def test_example1_implementing_the_no_tool_profile_costs_five_cents():
+    game, margin = make_game("example1"), 1e-4
+    result = payments_mediator(game, margin=margin, target=game.profile_index(["C1", "(C2,none)"]))
+    assert result.transfers == pytest.approx(0.0498 + margin, abs=5e-5)
+    best = payments_mediator(game, margin=margin)
+    net = game.welfare() - implementation_costs(game, margin).sum(axis=0)
+    assert best.net == pytest.approx(net.max())
+    assert best.details["target"] == ["C1", "(C2,none)"]
+
+
+def test_realised_cost_is_zero_exactly_at_strict_nash_equilibria():
+    game = random_game(n=3, k=3, seed=4)
+    costs = implementation_costs(game, 1e-9).sum(axis=0)
+    nash = set(pure_nash(game))
+    for a in np.ndindex(*game.shape):
+        assert (costs[a] < 1e-6) == (a in nash)
+
+
+def test_dominance_certificate_rejects_a_short_schedule():
+    game = make_game("bos")
+    t = k_implementation(game, (0, 0), 0.01)
+    t[0][0, 1] -= 1.0
+    with pytest.raises(CertificateError):
+        check_dominant(game.with_transfers(t), (0, 0), 0.01)
+
+
+# ------------------------------------------------------------------ correlation device
+def test_example4_fair_correlation_device_on_bos():
+    result = correlation_mediator(make_game("bos"), "fairness")
+    support = {tuple(s["profile"]): s["probability"] for s in result.details["support"]}
+    assert support == pytest.approx({("L", "L"): 0.5, ("S", "S"): 0.5}, abs=1e-7)
+    np.testing.assert_allclose(result.payoffs, [4, 4], atol=1e-7)
+    assert result.welfare == pytest.approx(8, abs=1e-7)
+
+
+def test_nash_welfare_correlation_device_is_a_fair_ce_on_bos():
+    result = correlation_mediator(make_game("bos"), "nash")
+    np.testing.assert_allclose(result.payoffs, [4, 4], atol=1e-4)   # interior-point accuracy
+
+
+def test_fairness_with_a_weight_trades_welfare_for_equality():
+    game = random_game(n=2, k=4, seed=11)
+    strict = correlation_mediator(game, "fairness")
+    loose = correlation_mediator(game, "fairness", fairness_weight=100.0)
+    gap = lambda r: abs(r.payoffs[0] - r.payoffs[1])  # noqa: E731
+    assert gap(loose) <= gap(strict) + 1e-7
+    assert loose.welfare <= strict.welfare + 1e-7
+
+
+# ------------------------------------------------------------------ vouchers
+@settings(max_examples=15, deadline=None)
+@given(st.integers(2, 3), st.integers(0, 10**6))
+def test_voucher_lp_lies_between_best_ce_and_optimum_and_is_obeyed(n, seed):
+    game = random_game(n=n, k=3 if n == 2 else 2, seed=seed)
+    result = vouchers_mediator(game, lam=1.0)
+    assert correlated_equilibrium(game).welfare - 1e-7 <= result.net <= welfare_optimum(game)[1] + 1e-7
+    p, v = result.intervention.recommendation, result.intervention.vouchers
+    check_vouchers(game, p, v)
+    # Executing the scheme pays, on average over recommended-and-followed profiles, the LP's cost.
+    _, t = voucher_lp(game, 1.0)
+    assert (p * v).sum() == pytest.approx(t.sum(), abs=1e-7)
+    rng = np.random.default_rng(seed)
+    draws = rng.choice(p.size, size=200_000, p=p.ravel())
+    paid = v.reshape(n, -1)[:, draws].sum(axis=0)
+    assert paid.mean() == pytest.approx(t.sum(), abs=5 * paid.std() / np.sqrt(len(draws)) + 1e-9)
+
+
+def test_voucher_lambda_limits():
+    game = random_game(n=2, k=3, seed=7)
+    assert vouchers_mediator(game, lam=0.0).welfare == pytest.approx(welfare_optimum(game)[1], abs=1e-7)
+    assert vouchers_mediator(game, lam=1e4).welfare == pytest.approx(correlated_equilibrium(game).welfare, abs=1e-6)
+
+
+def test_stranded_voucher_mass_moves_to_a_live_cell_with_the_same_recommendation():
+    game = make_game("bos")
+    p = np.array([[0.5, 0.0], [0.0, 0.5]])
+    t = np.zeros((2, 2, 2))
+    t[0][0, 1] = 0.3                                  # on (L, S), never recommended
+    v = executable_vouchers(game, p, t)
+    assert v[0][0, 1] == 0 and v[0][0, 0] == pytest.approx(0.3 / 0.5)
+    assert (p * v).sum() == pytest.approx(t.sum())
+
+
+def test_voucher_certificate_rejects_a_disobeyed_scheme():
+    game = make_game("prisoners_dilemma")
+    with pytest.raises(CertificateError):
+        check_vouchers(game, np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros((2, 2, 2)))
