@@ -1,0 +1,68 @@
+"""Decoding a mediator's continuous action (a Box in [-1, 1]) into an `Intervention`.
+
+The enabled families each own a slice of the action vector:
+``restrict`` (sum_i k_i entries: design d of player i is allowed when its entry is >= 0, and the
+player's highest entry is always allowed), ``subsidize`` (n K entries: t_i(a) = budget * max(x, 0)),
+``recommend`` (K entries: a softmax recommendation over profiles; with vouchers, n K more
+entries v_i(a) = budget * max(x, 0)). The zero action means "no restriction, no payment".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.game import DesignGame
+from envs.intervention import Intervention
+
+FAMILIES = ("restrict", "subsidize", "recommend")
+
+
+@dataclass(frozen=True)
+class ActionCodec:
+    """Maps a flat action in [-1, 1]^dim to an Intervention of ``game``."""
+
+    game: DesignGame
+    families: tuple[str, ...] = FAMILIES
+    budget: float | None = None      # largest payment per player and profile; default: payoff scale
+    vouchers: bool = False
+    temperature: float = 4.0         # softmax sharpness of recommendations
+
+    def __post_init__(self) -> None:
+        unknown = set(self.families) - set(FAMILIES)
+        if unknown or not self.families:
+            raise ValueError(f"mediator families must be among {', '.join(FAMILIES)}, got {list(self.families)}")
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        g = self.game
+        size = {"restrict": sum(g.shape), "subsidize": g.n_players * g.n_profiles,
+                "recommend": g.n_profiles * (1 + (g.n_players if self.vouchers else 0))}
+        return {f: size[f] for f in FAMILIES if f in self.families}
+
+    @property
+    def dim(self) -> int:
+        return sum(self.sizes.values())
+
+    def decode(self, action: np.ndarray) -> Intervention:
+        """The Intervention encoded by ``action`` (clipped to [-1, 1])."""
+        x = np.clip(np.asarray(action, float).ravel(), -1.0, 1.0)
+        if x.shape != (self.dim,):
+            raise ValueError(f"mediator action has {x.size} entries, expected {self.dim}")
+        g, budget = self.game, self.game.scale if self.budget is None else self.budget
+        parts, start = {}, 0
+        for family, size in self.sizes.items():
+            parts[family], start = x[start:start + size], start + size
+        fields: dict = {}
+        if "restrict" in parts:
+            splits = np.split(parts["restrict"], np.cumsum(g.shape)[:-1])
+            fields["allowed"] = tuple((s >= 0) | (np.arange(len(s)) == np.argmax(s)) for s in splits)
+        if "subsidize" in parts:
+            fields["transfers"] = budget * np.maximum(parts["subsidize"], 0).reshape(g.payoffs.shape)
+        if "recommend" in parts:
+            logits = self.temperature * parts["recommend"][:g.n_profiles]
+            p = np.exp(logits - logits.max())
+            fields["recommendation"] = (p / p.sum()).reshape(g.shape)
+            if self.vouchers:
+                fields["vouchers"] = budget * np.maximum(parts["recommend"][g.n_profiles:], 0).reshape(g.payoffs.shape)
+        return Intervention(**fields)

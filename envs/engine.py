@@ -1,0 +1,180 @@
+"""The batched engine: B independent copies of a meta-game stepped at once, in numpy.
+
+One round (DESIGN.md, "Dynamics"): the intervention in force is applied (allowed designs,
+transfers, a private recommendation, vouchers), every stakeholder draws a design from its
+learner's masked strategy, payoffs and payments are computed, learners update. The engine is
+the single source of truth for a round; the PettingZoo env and the mediator's VecEnv are views
+of it. Randomness comes from one `numpy.random.Generator`, drawn in a fixed order each round
+(recommendations, then one uniform per stakeholder), so the same seed gives the same trajectory
+whether the designs are drawn here or chosen by outside agents.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from envs.game import DesignGame
+from envs.intervention import Intervention
+from envs.learner import Feedback, Learner
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What happened in one round of each of the B games."""
+
+    profile: np.ndarray          # (B, n) designs played
+    recommendation: np.ndarray   # (B, n) recommended designs; k_i where none was given
+    utilities: np.ndarray        # (B, n) u_i(a)
+    payments: np.ndarray         # (B, n) transfers + vouchers received
+    probabilities: np.ndarray    # (B, n) probability of each played design (1 for outside agents)
+    lam: float
+    illegal: np.ndarray          # (B, n) outside agents' masked / out-of-range designs, replaced
+
+    @property
+    def rewards(self) -> np.ndarray:
+        """What each stakeholder receives: utility plus payments."""
+        return self.utilities + self.payments
+
+    @property
+    def gross(self) -> np.ndarray:
+        return self.utilities.sum(axis=1)
+
+    @property
+    def paid(self) -> np.ndarray:
+        return self.payments.sum(axis=1)
+
+    @property
+    def net(self) -> np.ndarray:
+        """Gross welfare minus lambda times the transfers paid."""
+        return self.gross - self.lam * self.paid
+
+    @property
+    def obeyed(self) -> np.ndarray:
+        """(B, n) whether each stakeholder played its recommendation (False when it had none)."""
+        return self.profile == self.recommendation
+
+
+class Engine:
+    """B copies of ``game`` with one learner object (holding B copies) per stakeholder."""
+
+    def __init__(self, game: DesignGame, learners: Sequence[Learner] | None, batch: int = 1,
+                 lam: float = 1.0, seed: int | None = None):
+        if learners is not None and len(learners) != game.n_players:
+            raise ValueError(f"{game.n_players} stakeholders need {game.n_players} learners, got {len(learners)}")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        self.game, self.learners, self.batch, self.lam = game, learners, batch, lam
+        self.n, self.shape, self.K = game.n_players, game.shape, game.n_profiles
+        self.flat_payoffs = game.payoffs.reshape(self.n, self.K)
+        self.strides = np.array([int(np.prod(self.shape[i + 1:])) for i in range(self.n)])
+        self.rng = np.random.default_rng(seed)
+        self.set_intervention(Intervention())
+        self.recommendation = np.tile(np.array(self.shape), (batch, 1))
+
+    # ----------------------------------------------------------------- intervention
+    def set_intervention(self, intervention: Intervention, games: slice | np.ndarray = slice(None)) -> None:
+        """Put ``intervention`` in force for the selected games (all by default) from the next round on."""
+        intervention.validate(self.game)
+        B, n, K = self.batch, self.n, self.K
+        if not hasattr(self, "masks"):
+            self.masks = [np.ones((B, k), bool) for k in self.shape]
+            self.transfers = np.zeros((B, n, K))
+            self.rec_cdf = np.zeros((B, K))
+            self.has_rec = np.zeros(B, bool)
+            self.vouchers = np.zeros((B, n, K))
+        for mask, m in zip(self.masks, intervention.masks(self.game)):
+            mask[games] = m
+        self.transfers[games] = 0.0 if intervention.transfers is None else intervention.transfers.reshape(n, K)
+        self.vouchers[games] = 0.0 if intervention.vouchers is None else intervention.vouchers.reshape(n, K)
+        rec = intervention.recommendation
+        self.has_rec[games] = rec is not None
+        self.rec_cdf[games] = 0.0 if rec is None else np.cumsum(rec.ravel())
+
+    @property
+    def payoff_scale(self) -> float:
+        """max |u| + the largest payment on offer: the range learners normalise rewards by."""
+        return self.game.scale + float(self.transfers.max(initial=0.0)) + float(self.vouchers.max(initial=0.0))
+
+    # ----------------------------------------------------------------- one round
+    def draw_recommendations(self) -> np.ndarray:
+        """Draw the private recommendations for the coming round; (B, n), k_i where none is given."""
+        u = self.rng.random(self.batch)
+        flat = np.minimum((self.rec_cdf < u[:, None]).sum(axis=1), self.K - 1)
+        rec = np.stack(np.unravel_index(flat, self.shape), axis=1)
+        self.recommendation = np.where(self.has_rec[:, None], rec, np.array(self.shape))
+        return self.recommendation
+
+    def strategies(self) -> list[np.ndarray]:
+        """Each stakeholder's masked mixed strategy (B, k_i) for the coming round."""
+        out = []
+        for i, (learner, mask) in enumerate(zip(self.learners, self.masks)):
+            p = learner.strategy(self.recommendation[:, i]) * mask
+            total = p.sum(axis=1, keepdims=True)
+            uniform = mask / mask.sum(axis=1, keepdims=True)
+            out.append(np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform))
+        return out
+
+    def play(self, actions: np.ndarray | None = None) -> RoundResult:
+        """Play the round: draw designs from the learners (or take ``actions``, shape (B, n)), pay, update."""
+        u = self.rng.random((self.batch, self.n))
+        illegal = np.zeros((self.batch, self.n), bool)
+        if actions is None:
+            probs = self.strategies()
+            profile = np.stack([_draw(p, u[:, i]) for i, p in enumerate(probs)], axis=1)
+            chosen = np.stack([p[np.arange(self.batch), profile[:, i]] for i, p in enumerate(probs)], axis=1)
+        else:
+            profile, illegal = self._legalise(np.asarray(actions, dtype=np.int64).reshape(self.batch, self.n), u)
+            chosen = np.ones((self.batch, self.n))
+        result, vectors = self._pay(profile, chosen, illegal)
+        if self.learners is not None and actions is None:
+            for i, learner in enumerate(self.learners):
+                learner.update(Feedback(action=profile[:, i], reward=result.rewards[:, i],
+                                        payoff_vector=vectors[i], probability=chosen[:, i],
+                                        context=self.recommendation[:, i], mask=self.masks[i]))
+        return result
+
+    def step(self) -> RoundResult:
+        """A whole round with embedded learners: recommendations, then play."""
+        self.draw_recommendations()
+        return self.play()
+
+    def _legalise(self, actions: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Replace a masked or out-of-range design by one drawn uniformly from the allowed designs
+        (with the round's own uniform draw, so the random stream is the same either way)."""
+        profile, illegal = actions.copy(), np.zeros(actions.shape, bool)
+        for i, mask in enumerate(self.masks):
+            a = actions[:, i]
+            inside = (a >= 0) & (a < mask.shape[1])
+            bad = ~inside | ~mask[np.arange(self.batch), np.where(inside, a, 0)]
+            uniform = mask / mask.sum(axis=1, keepdims=True)
+            profile[:, i] = np.where(bad, _draw(uniform, u[:, i]), a)
+            illegal[:, i] = bad
+        return profile, illegal
+
+    def _pay(self, profile: np.ndarray, chosen: np.ndarray,
+             illegal: np.ndarray) -> tuple[RoundResult, list[np.ndarray]]:
+        """Utilities and payments of the played profiles, and every stakeholder's payoff vector
+        u_i(d, a_-i) + t_i(d, a_-i) + v_i (the voucher only if d and a_-i follow the recommendation)."""
+        b = np.arange(self.batch)
+        flat = profile @ self.strides                                         # (B,)
+        rec_flat = np.minimum(self.recommendation, np.array(self.shape) - 1) @ self.strides
+        follows = self.has_rec[:, None] & (profile == self.recommendation)    # (B, n)
+        voucher = self.vouchers[b, :, rec_flat]                               # (B, n) on offer
+        utilities = self.flat_payoffs[:, flat].T
+        payments = self.transfers[b, :, flat] + voucher * follows.all(axis=1, keepdims=True)
+        vectors = []
+        for i, k in enumerate(self.shape):
+            cells = flat[:, None] + (np.arange(k)[None, :] - profile[:, [i]]) * self.strides[i]   # (B, k)
+            others_follow = np.delete(follows, i, axis=1).all(axis=1)
+            gets_voucher = others_follow[:, None] & (np.arange(k)[None, :] == self.recommendation[:, [i]])
+            vectors.append(self.flat_payoffs[i][cells] + self.transfers[b[:, None], i, cells]
+                           + voucher[:, [i]] * gets_voucher)
+        result = RoundResult(profile, self.recommendation.copy(), utilities, payments, chosen, self.lam, illegal)
+        return result, vectors
+
+
+def _draw(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draws: one design per row of ``probs`` (B, k) from uniforms ``u`` (B,)."""
+    return np.minimum((np.cumsum(probs, axis=1) < u[:, None]).sum(axis=1), probs.shape[1] - 1)
