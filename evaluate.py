@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from agents.no_regret import LEARNERS, make_learner
 from envs.catalog import load_game
+from envs.intervention import Intervention
+from envs.simulate import simulate, summarise
 from envs.game import OBJECTIVES, DesignGame, GameError
 from envs.io import atomic_write_text
 from mediator.analysis import analyze
+from mediator.analytic import analytic_mediators
 from mediator.equilibria import CertificateError
 
 EXIT_BAD_INPUT = 2
@@ -53,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="price of a unit of transfers in net welfare (default 1, as in the paper)")
     p.add_argument("--margin", type=float, default=None,
                    help="strictness margin of k-implementation payments (default 1e-3 x payoff scale)")
+    p.add_argument("--learners", default="hedge",
+                   help="stakeholder learning rule for the dynamics: " + ", ".join(LEARNERS)
+                        + ", optionally with rates such as hedge:eta=0.5 (default hedge)")
+    p.add_argument("--contextual", default="auto", choices=["auto", "on", "off"],
+                   help="per-recommendation learners (auto: when the mediator recommends)")
+    p.add_argument("--rounds", type=int, default=2000, help="rounds of learning dynamics (0: static only)")
+    p.add_argument("--seeds", type=int, default=8, help="independent runs per mediator (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    p.add_argument("--plot", metavar="FILE.png", help="draw welfare per round of every mediator")
     p.add_argument("--decimals", type=int, default=2, help="decimals in printed tables (default 2)")
     return p
 
@@ -115,33 +129,108 @@ def render(game: DesignGame, report: dict, d: int) -> str:
             table(["mediator", "welfare", "transfers", "net", "explanation"],
                   [[name, f"{m['welfare']:.{d}f}", f"{m['transfers']:.{d}f}", f"{m['net']:.{d}f}", m["explanation"]]
                    for name, m in report["mediators"].items()])]
+    if "learners" in report:
+        first = next(iter(report["mediators"].values()))["dynamic"]
+        out += ["", f"Learning dynamics ({report['learners']} stakeholders, {first['rounds']} rounds, "
+                    f"{first['seeds']} seeds; long run = last {first['tail_fraction']:.0%} of rounds, 95% intervals):",
+                table(["mediator", "welfare", "net", "net 95% CI", "transfers/round", "converged by", "obeyed"],
+                      [[name, f"{m['dynamic']['welfare']:.{d}f}", f"{m['dynamic']['net']:.{d}f}",
+                        "[{:.{d}f}, {:.{d}f}]".format(*m["dynamic"]["net_ci95"], d=d),
+                        f"{m['dynamic']['transfers_per_round']:.{d + 2}f}",
+                        str(m["dynamic"]["convergence_round"] or "-"),
+                        f"{m['dynamic']['obedience_rate']:.2f}" if "obedience_rate" in m["dynamic"] else "-"]
+                       for name, m in report["mediators"].items()])]
     return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- main
-def check_output_path(path: str | None) -> None:
-    """Fail before any work if a report cannot be written to ``path``."""
+def check_output_path(flag: str, path: str | None, suffix: str | None = None) -> None:
+    """Fail before any work if an output cannot be written to ``path``."""
     if path is None:
         return
     p = Path(path)
     if p.is_dir():
-        raise UsageError(f"--json {path}: is a directory")
+        raise UsageError(f"{flag} {path}: is a directory")
     if not p.parent.is_dir():
-        raise UsageError(f"--json {path}: directory {str(p.parent)!r} does not exist")
+        raise UsageError(f"{flag} {path}: directory {str(p.parent)!r} does not exist")
+    if suffix and p.suffix.lower() != suffix:
+        raise UsageError(f"{flag} {path}: expected a {suffix} file")
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def check_args(args: argparse.Namespace) -> None:
+    """Every flag that argparse cannot check on its own, before any work is done."""
     if not 0 <= args.decimals <= 12:
         raise UsageError(f"--decimals must be between 0 and 12, got {args.decimals}")
     if not (np.isfinite(args.lam) and args.lam >= 0):
         raise UsageError(f"--lambda must be a finite number >= 0, got {args.lam}")
     if args.margin is not None and not (np.isfinite(args.margin) and args.margin > 0):
         raise UsageError(f"--margin must be a finite number > 0, got {args.margin}")
-    check_output_path(args.json)
+    try:
+        make_learner(args.learners, 2, 1)
+    except ValueError as e:
+        raise UsageError(f"--learners: {e}") from None
+    if args.rounds < 0 or args.seeds < 1:
+        raise UsageError(f"--rounds must be >= 0 and --seeds >= 1, got {args.rounds} and {args.seeds}")
+    if args.plot and args.rounds == 0:
+        raise UsageError("--plot needs learning dynamics (--rounds > 0)")
+    check_output_path("--json", args.json)
+    check_output_path("--plot", args.plot, ".png")
+
+
+def run_dynamics(game: DesignGame, report: dict, interventions: dict[str, Intervention],
+                 args: argparse.Namespace) -> None:
+    """Every mediator through the same engine, learners and seeds; fills each ``dynamic`` object."""
+    for name, intervention in interventions.items():
+        contextual = args.contextual == "on" or (args.contextual == "auto" and intervention.recommendation is not None)
+        factory = lambda i, k, batch, bounds: make_learner(args.learners, k, batch, contextual=contextual,  # noqa: E731
+                                                           bounds=bounds)
+        traj = simulate(game, intervention, factory, args.rounds, args.seeds, args.seed, args.lam)
+        report["mediators"][name]["dynamic"] = summarise(game, traj)
+
+
+def plot_dynamics(report: dict, path: str) -> None:
+    """Welfare per round (moving average over seeds) of every mediator, written atomically."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for name, m in report["mediators"].items():
+        curve = m["dynamic"]["curve"]
+        ax.plot(curve["round"], curve["net"], label=f"{name} (net {m['dynamic']['net']:.3g})", lw=1.6)
+    if report.get("optimum"):
+        ax.axhline(report["optimum"]["welfare"], color="grey", ls=":", lw=1, label="welfare optimum")
+    ax.set_xlabel("round")
+    ax.set_ylabel("net welfare per round (moving average over seeds)")
+    d = next(iter(report["mediators"].values()))["dynamic"]
+    ax.set_title(f"{report['game']}: {report['learners']} stakeholders, {d['seeds']} seeds")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
+    try:
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    check_args(args)
     game = load_game(args.game)
-    report = analyze(game, mixed=args.mixed, objective=args.objective, lam=args.lam, margin=args.margin)
+    mediators = analytic_mediators(game, args.objective, args.lam, args.margin)
+    report = analyze(game, mixed=args.mixed, objective=args.objective, lam=args.lam, margin=args.margin,
+                     mediators=mediators)
+    if args.rounds:
+        report["learners"] = args.learners
+        interventions = {"none": Intervention(), **{k: m.intervention for k, m in mediators.items()}}
+        run_dynamics(game, report, interventions, args)
     print(render(game, report, args.decimals))
+    if args.plot:
+        plot_dynamics(report, args.plot)
+        print(f"plot written to {args.plot}")
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
         print(f"\nreport written to {args.json}")

@@ -93,9 +93,10 @@ class Engine:
         self.rec_cdf[games] = 0.0 if rec is None else np.cumsum(rec.ravel())
 
     @property
-    def payoff_scale(self) -> float:
-        """max |u| + the largest payment on offer: the range learners normalise rewards by."""
-        return self.game.scale + float(self.transfers.max(initial=0.0)) + float(self.vouchers.max(initial=0.0))
+    def payoff_bounds(self) -> tuple[float, float]:
+        """(min u, max u + the largest payment on offer): the range learners normalise rewards by."""
+        extra = float(self.transfers.max(initial=0.0)) + float(self.vouchers.max(initial=0.0))
+        return float(self.game.payoffs.min()), float(self.game.payoffs.max()) + max(extra, 1e-12)
 
     # ----------------------------------------------------------------- one round
     def draw_recommendations(self) -> np.ndarray:
@@ -110,7 +111,7 @@ class Engine:
         """Each stakeholder's masked mixed strategy (B, k_i) for the coming round."""
         out = []
         for i, (learner, mask) in enumerate(zip(self.learners, self.masks)):
-            p = learner.strategy(self.recommendation[:, i]) * mask
+            p = learner.strategy(self.recommendation[:, i], mask) * mask
             total = p.sum(axis=1, keepdims=True)
             uniform = mask / mask.sum(axis=1, keepdims=True)
             out.append(np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform))
@@ -165,9 +166,10 @@ class Engine:
         utilities = self.flat_payoffs[:, flat].T
         payments = self.transfers[b, :, flat] + voucher * follows.all(axis=1, keepdims=True)
         vectors = []
+        deviators = (~follows).sum(axis=1)
         for i, k in enumerate(self.shape):
             cells = flat[:, None] + (np.arange(k)[None, :] - profile[:, [i]]) * self.strides[i]   # (B, k)
-            others_follow = np.delete(follows, i, axis=1).all(axis=1)
+            others_follow = deviators - ~follows[:, i] == 0
             gets_voucher = others_follow[:, None] & (np.arange(k)[None, :] == self.recommendation[:, [i]])
             vectors.append(self.flat_payoffs[i][cells] + self.transfers[b[:, None], i, cells]
                            + voucher[:, [i]] * gets_voucher)

@@ -36,8 +36,8 @@ class Feedback:
 class Learner(Protocol):
     """B copies of one stakeholder's learning rule."""
 
-    def strategy(self, context: np.ndarray) -> np.ndarray:
-        """Mixed strategies (B, k) given each game's context (B,), before the engine masks them."""
+    def strategy(self, context: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Mixed strategies (B, k) given each game's context (B,) and allowed designs (B, k)."""
 
     def update(self, feedback: Feedback) -> None:
         """Learn from one round."""

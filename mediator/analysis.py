@@ -60,9 +60,10 @@ def none_mediator(game: DesignGame, eqs: list[NashEquilibrium], objective: str) 
 
 
 def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utilitarian",
-            lam: float = 1.0, margin: float | None = None, mediators: bool = True) -> dict:
-    """The full static report of ``game`` (see the module docstring); ``mediators`` adds every
-    analytic mediator (``lam`` prices transfers in net welfare, ``margin`` is k-implementation's)."""
+            lam: float = 1.0, margin: float | None = None, mediators: dict | bool = True) -> dict:
+    """The full static report of ``game`` (see the module docstring). ``mediators``: True computes
+    every analytic mediator (``lam`` prices transfers, ``margin`` is k-implementation's), a dict
+    of already computed `MediatorResult`s is reported as given, False reports only ``none``."""
     mode = resolve_mixed(game, mixed)
     eqs = nash_equilibria(game, mixed=mode, objective=objective)
     opt_profile, opt_welfare = welfare_optimum(game, objective)
@@ -89,9 +90,10 @@ def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utili
         "value_of_correlation": ratio(ce[0].welfare, best_ne),
         "mediators": {"none": none_mediator(game, eqs, objective)},
     }
+    if mediators is True:
+        mediators = analytic_mediators(game, objective, lam, margin)
     if mediators:
-        report["mediators"].update({name: result.to_json(game) for name, result
-                                    in analytic_mediators(game, objective, lam, margin).items()})
+        report["mediators"].update({name: result.to_json(game) for name, result in mediators.items()})
     if game.payoff_stderr is not None:
         report["payoff_stderr"] = game.payoff_stderr.tolist()
     return report

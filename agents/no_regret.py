@@ -1,0 +1,210 @@
+"""Learning rules for one stakeholder with k designs, held as B independent copies (`envs.learner`).
+
+Every rule keeps its state as an array of shape (B, C, k): one row per *context* c, the design
+the mediator privately recommended (c = k: no recommendation). A contextual learner (C = k + 1)
+learns separately what to play when told each d, so it minimises regret conditional on each
+recommendation (the regret that a correlated equilibrium's obedience constraints bound); a plain
+learner (C = 1) maps every context to row 0 and minimises external regret.
+
+Rules see payoffs mapped to [0, 1] by x -> (x - low) / (high - low), where ``bounds = (low, high)``
+is the payoff range (the engine passes min u and max u + the largest payment on offer), clipped to
+[0, 1] should a reward leave it. Normalising by the range rather than by max |u| keeps small
+payoff gaps (Example 1's 0.05) as large as possible for the learner.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from envs.learner import Feedback
+
+
+def softmax(eta: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """exp(eta s) / sum exp(eta s) along the last axis, shifted by max s so it cannot overflow."""
+    z = np.exp(eta[..., None] * (s - s.max(axis=-1, keepdims=True)))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def uniform_argmax(s: np.ndarray) -> np.ndarray:
+    """Uniform distribution over the maximisers of s along the last axis (exact ties)."""
+    best = s == s.max(axis=-1, keepdims=True)
+    return best / best.sum(axis=-1, keepdims=True)
+
+
+class ContextualRule:
+    """B copies of a rule with state (B, C, k) and per-context update counts (B, C).
+
+    ``rng`` is accepted so that every rule is built the same way; the rules here are
+    deterministic functions of their feedback (the engine draws the designs).
+    """
+
+    def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
+                 rng: np.random.Generator | None = None):
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        low, high = (float(x) for x in bounds)
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise ValueError(f"bounds must be finite with low < high, got {bounds}")
+        self.k, self.batch, self.contextual = k, batch, contextual
+        self.low, self.width = low, high - low
+        self.state = np.zeros((batch, k + 1 if contextual else 1, k))
+        self.count = np.zeros(self.state.shape[:2], dtype=np.int64)
+        self._games = np.arange(batch)
+
+    def _rows(self, context: np.ndarray) -> np.ndarray:
+        """Each game's state row: its context if contextual, else 0."""
+        context = np.asarray(context, dtype=np.int64)
+        if self.contextual and ((context < 0) | (context > self.k)).any():
+            raise ValueError(f"contexts must lie in 0..{self.k}")
+        return context if self.contextual else np.zeros(self.batch, dtype=np.int64)
+
+    def unit(self, x: np.ndarray) -> np.ndarray:
+        """Payoffs mapped from [low, high] to [0, 1] (clipped)."""
+        return np.clip((np.asarray(x, dtype=float) - self.low) / self.width, 0.0, 1.0)
+
+    def strategy(self, context: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Mixed strategies (B, k) from each game's state row for its context; forbidden designs
+        (``mask`` false) are left out of the rule itself, so a restriction changes what it learns over."""
+        rows = self._rows(context)
+        s = self.state[self._games, rows]
+        if mask is None:
+            return self._policy(s, self.count[self._games, rows])
+        p = self._policy(np.where(mask, s, -np.inf), self.count[self._games, rows]) * mask
+        return p / p.sum(axis=-1, keepdims=True)
+
+    def update(self, feedback: Feedback) -> None:
+        """Update the state row of each game's context (only those rows) and its count."""
+        rows = self._rows(feedback.context)
+        self.state[self._games, rows] = self._step(self.state[self._games, rows], feedback)
+        self.count[self._games, rows] += 1
+
+    def _policy(self, s: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """Strategies (B, k) from state rows s (B, k) after n (B,) updates."""
+        raise NotImplementedError
+
+    def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
+        """New state rows (B, k) from the old ones and one round's feedback."""
+        raise NotImplementedError
+
+
+class Hedge(ContextualRule):
+    """Multiplicative weights on full-information payoffs: p ∝ exp(eta_t S), S = sum of unit payoff vectors.
+
+    Default eta_t = sqrt(8 ln k / t), t = 1 + updates of the context (Cesa-Bianchi & Lugosi 2006,
+    Thm 2.3: external regret <= sqrt(2 t ln k) + sqrt(ln k / 8) for payoffs in [0, 1]), or a fixed ``eta``.
+    """
+
+    def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
+                 rng: np.random.Generator | None = None, eta: float | None = None):
+        super().__init__(k, batch, contextual, bounds, rng)
+        if eta is not None and not 0 < eta < np.inf:
+            raise ValueError(f"eta must be positive and finite, got {eta}")
+        self.eta = eta
+
+    def _policy(self, s: np.ndarray, n: np.ndarray) -> np.ndarray:
+        eta = np.sqrt(8 * np.log(self.k) / (n + 1)) if self.eta is None else np.full(n.shape, self.eta)
+        return softmax(eta, s)
+
+    def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
+        return s + self.unit(feedback.payoff_vector)
+
+
+class EXP3(ContextualRule):
+    """Bandit Hedge: p = (1 - gamma) softmax(eta_t S) + gamma / k, S_a -= (1 - x_a) / P(a).
+
+    x_a is the unit reward of the played design a and P(a) the probability the engine drew it with
+    (after masking): S is the loss-based importance-weighted estimate of the cumulative reward, shifted
+    by t (Lattimore & Szepesvari 2020, eq. 11.6; unbiased, and of low variance when x is near 1).
+    Default eta_t = sqrt(2 ln k / (k t)), t = 1 + updates of the context (their Thm 11.2, regret
+    <= sqrt(2 n k ln k), with the horizon n replaced by t), or a fixed ``eta``; this estimator needs
+    no explicit exploration, so the mixing ``gamma`` defaults to 0.
+    """
+
+    def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
+                 rng: np.random.Generator | None = None, eta: float | None = None, gamma: float = 0.0):
+        super().__init__(k, batch, contextual, bounds, rng)
+        if eta is not None and not 0 < eta < np.inf:
+            raise ValueError(f"eta must be positive and finite, got {eta}")
+        if not 0 <= gamma <= 1:
+            raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
+        self.eta, self.gamma = eta, gamma
+
+    def _policy(self, s: np.ndarray, n: np.ndarray) -> np.ndarray:
+        eta = np.sqrt(2 * np.log(max(self.k, 2)) / (self.k * (n + 1))) if self.eta is None else np.full(n.shape, self.eta)
+        return (1 - self.gamma) * softmax(eta, s) + self.gamma / self.k
+
+    def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
+        loss = (1 - self.unit(feedback.reward)) / np.asarray(feedback.probability, dtype=float)
+        return s - (np.arange(self.k) == np.asarray(feedback.action)[:, None]) * loss[:, None]
+
+
+class RegretMatching(ContextualRule):
+    """Regret matching (Hart & Mas-Colell 2000): R += u(., a_-i) - u(a), p ∝ max(R, 0), uniform if R <= 0."""
+
+    def _policy(self, s: np.ndarray, n: np.ndarray) -> np.ndarray:
+        positive = np.maximum(s, 0.0)
+        positive = np.where((positive > 0).any(axis=-1, keepdims=True), positive, 1.0)
+        return positive / positive.sum(axis=-1, keepdims=True)
+
+    def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
+        return s + self.unit(feedback.payoff_vector) - self.unit(feedback.reward)[:, None]
+
+
+class RegretMatchingPlus(RegretMatching):
+    """Regret matching+ (Tammelin 2014): R <- max(R + u(., a_-i) - u(a), 0); plays the current strategy."""
+
+    def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
+        return np.maximum(super()._step(s, feedback), 0.0)
+
+
+class FictitiousPlay(ContextualRule):
+    """Best response to the average past payoff vector: uniform over argmax S, S = sum of payoff vectors.
+
+    With two players this is Brown's (1951) best response to the opponent's empirical frequency.
+    """
+
+    def _policy(self, s: np.ndarray, n: np.ndarray) -> np.ndarray:
+        return uniform_argmax(s)
+
+    def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
+        return s + self.unit(feedback.payoff_vector)
+
+
+class BestResponse(FictitiousPlay):
+    """Myopic best response to the last round's payoff vector (uniform before any update)."""
+
+    def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
+        return self.unit(feedback.payoff_vector)
+
+
+LEARNERS: dict[str, type[ContextualRule]] = {
+    "hedge": Hedge,
+    "exp3": EXP3,
+    "regret-matching": RegretMatching,
+    "regret-matching+": RegretMatchingPlus,
+    "fictitious-play": FictitiousPlay,
+    "best-response": BestResponse,
+}
+
+
+def make_learner(spec: str, k: int, batch: int, contextual: bool = False,
+                 bounds: tuple[float, float] = (-1.0, 1.0), rng: np.random.Generator | None = None) -> ContextualRule:
+    """The rule named by ``spec``: a LEARNERS key, optionally with rates, e.g. ``hedge:eta=0.5``
+    or ``exp3:eta=0.01,gamma=0.02`` (default: the theory-backed anytime schedules)."""
+    name, _, rest = spec.partition(":")
+    if name not in LEARNERS:
+        raise ValueError(f"unknown learner {name!r}; known: {', '.join(LEARNERS)}")
+    options = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or key not in ("eta", "gamma"):
+            raise ValueError(f"bad learner option {item!r} in {spec!r}: expected eta=... or gamma=...")
+        try:
+            options[key] = float(value)
+        except ValueError:
+            raise ValueError(f"learner option {key} must be a number, got {value!r}") from None
+    try:
+        return LEARNERS[name](k, batch, contextual, bounds, rng, **options)
+    except TypeError:
+        raise ValueError(f"learner {name!r} takes no option(s) {', '.join(options)}") from None

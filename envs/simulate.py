@@ -1,0 +1,103 @@
+"""Run learning stakeholders under a fixed intervention through the engine and summarise the dynamics.
+
+All S seeds run at once as the B = S games of one engine, so every mediator is compared on the
+same learners, the same number of rounds and the same random stream.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy import stats
+
+from envs.engine import Engine
+from envs.game import DesignGame
+from envs.intervention import Intervention
+from envs.learner import Learner
+
+#: learner_factory(player index, k designs, batch, payoff bounds (low, high)) -> Learner
+LearnerFactory = Callable[[int, int, int, tuple[float, float]], Learner]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Per-round, per-seed series of one simulation, plus the final strategies."""
+
+    gross: np.ndarray              # (R, S)
+    net: np.ndarray                # (R, S)
+    paid: np.ndarray               # (R, S)
+    obeyed: np.ndarray             # (R, S) fraction of stakeholders that followed a recommendation
+    utilities: np.ndarray          # (R, S, n) each stakeholder's own utility
+    final_strategies: list[np.ndarray]   # per player (S, k_i)
+    has_recommendation: bool
+
+
+def simulate(game: DesignGame, intervention: Intervention, learner_factory: LearnerFactory,
+             rounds: int, seeds: int, seed: int = 0, lam: float = 1.0) -> Trajectory:
+    """``rounds`` rounds of ``seeds`` independent copies of the game under ``intervention``."""
+    engine = Engine(game, None, batch=seeds, lam=lam, seed=seed)
+    engine.set_intervention(intervention)
+    engine.learners = [learner_factory(i, k, seeds, engine.payoff_bounds) for i, k in enumerate(game.shape)]
+    series = np.zeros((4, rounds, seeds))
+    utilities = np.zeros((rounds, seeds, game.n_players))
+    for t in range(rounds):
+        r = engine.step()
+        series[:, t] = r.gross, r.net, r.paid, r.obeyed.mean(axis=1)
+        utilities[t] = r.utilities
+    engine.draw_recommendations()
+    return Trajectory(*series, utilities, engine.strategies(), intervention.recommendation is not None)
+
+
+def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean over seeds with a Student-t confidence interval (degenerate for one seed)."""
+    m = float(np.mean(x))
+    if len(x) < 2:
+        return m, m, m
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x)))
+    return m, m - half, m + half
+
+
+def smooth(x: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average (the first values average what is available)."""
+    c = np.cumsum(np.insert(x, 0, 0.0))
+    idx = np.arange(1, len(x) + 1)
+    return (c[idx] - c[np.maximum(idx - window, 0)]) / np.minimum(idx, window)
+
+
+def convergence_round(curve: np.ndarray, target: float, tolerance: float = 0.01) -> int | None:
+    """First round after which ``curve`` stays within ``tolerance`` (relative) of ``target``."""
+    outside = np.abs(curve - target) > tolerance * max(abs(target), 1e-12)
+    if outside[-1]:
+        return None
+    last = np.flatnonzero(outside)
+    return int(last[-1] + 2) if last.size else 1
+
+
+def summarise(game: DesignGame, traj: Trajectory, tail: float = 0.2, points: int = 100) -> dict:
+    """The report's ``dynamic`` object: long-run welfare with 95% intervals over seeds, transfers,
+    convergence, final strategies and (with a recommendation) the obedience rate."""
+    rounds = traj.gross.shape[0]
+    last = slice(max(0, int(round(rounds * (1 - tail)))), rounds)
+    gross, lo_g, hi_g = mean_ci(traj.gross[last].mean(axis=0))
+    net, lo_n, hi_n = mean_ci(traj.net[last].mean(axis=0))
+    window = max(1, rounds // 50)
+    welfare_curve = smooth(traj.gross.mean(axis=1), window)
+    transfer_curve = smooth(traj.paid.mean(axis=1), window)
+    at = np.unique(np.linspace(0, rounds - 1, min(points, rounds)).astype(int))
+    out = {
+        "rounds": rounds, "seeds": traj.gross.shape[1], "tail_fraction": tail,
+        "welfare": gross, "welfare_ci95": [lo_g, hi_g], "net": net, "net_ci95": [lo_n, hi_n],
+        "payoffs": traj.utilities[last].mean(axis=(0, 1)).tolist(),
+        "transfers_per_round": float(traj.paid[last].mean()),
+        "cumulative_transfers": float(traj.paid.sum(axis=0).mean()),
+        "convergence_round": convergence_round(welfare_curve, gross),
+        "curve": {"round": (at + 1).tolist(), "welfare": welfare_curve[at].tolist(),
+                  "net": smooth(traj.net.mean(axis=1), window)[at].tolist(),
+                  "transfers": transfer_curve[at].tolist()},
+        "final_strategies": {p: dict(zip(ds, np.round(s.mean(axis=0), 6).tolist()))
+                             for p, ds, s in zip(game.players, game.designs, traj.final_strategies)},
+    }
+    if traj.has_recommendation:
+        out["obedience_rate"] = float(traj.obeyed[last].mean())
+    return out
