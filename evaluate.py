@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                         + ", optionally with rates such as hedge:eta=0.5 (default hedge)")
     p.add_argument("--contextual", default="auto", choices=["auto", "on", "off"],
                    help="per-recommendation learners (auto: when the mediator recommends)")
+    p.add_argument("--trust", type=float, default=0.5,
+                   help="contextual stakeholders first follow a recommendation with this extra weight, fading "
+                        "with experience as 100 / (100 + rounds seen) (default 0.5; 0 = uniform start)")
     p.add_argument("--rounds", type=int, default=2000, help="rounds of learning dynamics (0: static only)")
     p.add_argument("--seeds", type=int, default=8, help="independent runs per mediator (default 8)")
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
@@ -169,6 +172,8 @@ def check_args(args: argparse.Namespace) -> None:
         make_learner(args.learners, 2, 1)
     except ValueError as e:
         raise UsageError(f"--learners: {e}") from None
+    if not 0 <= args.trust <= 1:
+        raise UsageError(f"--trust must lie in [0, 1], got {args.trust}")
     if args.rounds < 0 or args.seeds < 1:
         raise UsageError(f"--rounds must be >= 0 and --seeds >= 1, got {args.rounds} and {args.seeds}")
     if args.plot and args.rounds == 0:
@@ -182,8 +187,9 @@ def run_dynamics(game: DesignGame, report: dict, interventions: dict[str, Interv
     """Every mediator through the same engine, learners and seeds; fills each ``dynamic`` object."""
     for name, intervention in interventions.items():
         contextual = args.contextual == "on" or (args.contextual == "auto" and intervention.recommendation is not None)
+        trust = {"trust": args.trust} if contextual else {}
         factory = lambda i, k, batch, bounds: make_learner(args.learners, k, batch, contextual=contextual,  # noqa: E731
-                                                           bounds=bounds)
+                                                           bounds=bounds, **trust)
         traj = simulate(game, intervention, factory, args.rounds, args.seeds, args.seed, args.lam)
         report["mediators"][name]["dynamic"] = summarise(game, traj)
 

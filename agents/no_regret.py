@@ -38,7 +38,10 @@ class ContextualRule:
     """
 
     def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
-                 rng: np.random.Generator | None = None):
+                 rng: np.random.Generator | None = None, trust: float = 0.0, trust_rounds: float = 100.0):
+        if not 0 <= trust <= 1 or not trust_rounds > 0:
+            raise ValueError(f"trust must lie in [0, 1] and trust_rounds be > 0, got {trust}, {trust_rounds}")
+        self.trust, self.trust_rounds = trust, trust_rounds
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if batch < 1:
@@ -67,11 +70,22 @@ class ContextualRule:
         """Mixed strategies (B, k) from each game's state row for its context; forbidden designs
         (``mask`` false) are left out of the rule itself, so a restriction changes what it learns over."""
         rows = self._rows(context)
-        s = self.state[self._games, rows]
-        if mask is None:
-            return self._policy(s, self.count[self._games, rows])
-        p = self._policy(np.where(mask, s, -np.inf), self.count[self._games, rows]) * mask
-        return p / p.sum(axis=-1, keepdims=True)
+        s, n = self.state[self._games, rows], self.count[self._games, rows]
+        p = self._policy(s if mask is None else np.where(mask, s, -np.inf), n)
+        if self.contextual and self.trust > 0:
+            p = self._with_trust(p, np.asarray(context), n)
+        if mask is not None:
+            p = p * mask
+            p = p / p.sum(axis=-1, keepdims=True)
+        return p
+
+    def _with_trust(self, p: np.ndarray, context: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """Follow a recommendation with extra weight trust * m / (m + n) that fades with the n rounds of
+        experience in that context (m = trust_rounds): stakeholders start by taking the platform's
+        default and keep doing so only if it pays."""
+        w = np.where(context < self.k, self.trust * self.trust_rounds / (self.trust_rounds + n), 0.0)[:, None]
+        told = np.arange(self.k)[None, :] == context[:, None]
+        return (1 - w) * p + w * told
 
     def update(self, feedback: Feedback) -> None:
         """Update the state row of each game's context (only those rows) and its count."""
@@ -96,8 +110,8 @@ class Hedge(ContextualRule):
     """
 
     def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
-                 rng: np.random.Generator | None = None, eta: float | None = None):
-        super().__init__(k, batch, contextual, bounds, rng)
+                 rng: np.random.Generator | None = None, eta: float | None = None, **trust):
+        super().__init__(k, batch, contextual, bounds, rng, **trust)
         if eta is not None and not 0 < eta < np.inf:
             raise ValueError(f"eta must be positive and finite, got {eta}")
         self.eta = eta
@@ -122,8 +136,9 @@ class EXP3(ContextualRule):
     """
 
     def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
-                 rng: np.random.Generator | None = None, eta: float | None = None, gamma: float = 0.0):
-        super().__init__(k, batch, contextual, bounds, rng)
+                 rng: np.random.Generator | None = None, eta: float | None = None, gamma: float = 0.0,
+                 **trust):
+        super().__init__(k, batch, contextual, bounds, rng, **trust)
         if eta is not None and not 0 < eta < np.inf:
             raise ValueError(f"eta must be positive and finite, got {eta}")
         if not 0 <= gamma <= 1:
@@ -189,17 +204,19 @@ LEARNERS: dict[str, type[ContextualRule]] = {
 
 
 def make_learner(spec: str, k: int, batch: int, contextual: bool = False,
-                 bounds: tuple[float, float] = (-1.0, 1.0), rng: np.random.Generator | None = None) -> ContextualRule:
-    """The rule named by ``spec``: a LEARNERS key, optionally with rates, e.g. ``hedge:eta=0.5``
-    or ``exp3:eta=0.01,gamma=0.02`` (default: the theory-backed anytime schedules)."""
+                 bounds: tuple[float, float] = (-1.0, 1.0), rng: np.random.Generator | None = None,
+                 **defaults: float) -> ContextualRule:
+    """The rule named by ``spec``: a LEARNERS key, optionally with options, e.g. ``hedge:eta=0.5``,
+    ``exp3:eta=0.01,gamma=0.02`` or ``hedge:trust=0.5`` (defaults: the theory-backed anytime
+    schedules, no trust); options in ``spec`` override ``defaults``."""
     name, _, rest = spec.partition(":")
     if name not in LEARNERS:
         raise ValueError(f"unknown learner {name!r}; known: {', '.join(LEARNERS)}")
-    options = {}
+    options = dict(defaults)
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
-        if not eq or key not in ("eta", "gamma"):
-            raise ValueError(f"bad learner option {item!r} in {spec!r}: expected eta=... or gamma=...")
+        if not eq or key not in ("eta", "gamma", "trust", "trust_rounds"):
+            raise ValueError(f"bad learner option {item!r} in {spec!r}: expected eta, gamma, trust or trust_rounds")
         try:
             options[key] = float(value)
         except ValueError:

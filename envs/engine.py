@@ -91,6 +91,7 @@ class Engine:
         rec = intervention.recommendation
         self.has_rec[games] = rec is not None
         self.rec_cdf[games] = 0.0 if rec is None else np.cumsum(rec.ravel())
+        self.any_transfers, self.any_vouchers = bool(self.transfers.any()), bool(self.vouchers.any())
 
     @property
     def payoff_bounds(self) -> tuple[float, float]:
@@ -101,7 +102,10 @@ class Engine:
     # ----------------------------------------------------------------- one round
     def draw_recommendations(self) -> np.ndarray:
         """Draw the private recommendations for the coming round; (B, n), k_i where none is given."""
-        u = self.rng.random(self.batch)
+        u = self.rng.random(self.batch)                  # drawn even when unused: one stream order
+        if not self.has_rec.any():
+            self.recommendation = np.tile(np.array(self.shape), (self.batch, 1))
+            return self.recommendation
         flat = np.minimum((self.rec_cdf < u[:, None]).sum(axis=1), self.K - 1)
         rec = np.stack(np.unravel_index(flat, self.shape), axis=1)
         self.recommendation = np.where(self.has_rec[:, None], rec, np.array(self.shape))
@@ -164,15 +168,21 @@ class Engine:
         follows = self.has_rec[:, None] & (profile == self.recommendation)    # (B, n)
         voucher = self.vouchers[b, :, rec_flat]                               # (B, n) on offer
         utilities = self.flat_payoffs[:, flat].T
-        payments = self.transfers[b, :, flat] + voucher * follows.all(axis=1, keepdims=True)
+        payments = voucher * follows.all(axis=1, keepdims=True)
+        if self.any_transfers:
+            payments = payments + self.transfers[b, :, flat]
         vectors = []
         deviators = (~follows).sum(axis=1)
         for i, k in enumerate(self.shape):
             cells = flat[:, None] + (np.arange(k)[None, :] - profile[:, [i]]) * self.strides[i]   # (B, k)
-            others_follow = deviators - ~follows[:, i] == 0
-            gets_voucher = others_follow[:, None] & (np.arange(k)[None, :] == self.recommendation[:, [i]])
-            vectors.append(self.flat_payoffs[i][cells] + self.transfers[b[:, None], i, cells]
-                           + voucher[:, [i]] * gets_voucher)
+            vector = self.flat_payoffs[i][cells]
+            if self.any_transfers:
+                vector = vector + self.transfers[b[:, None], i, cells]
+            if self.any_vouchers:
+                others_follow = deviators - ~follows[:, i] == 0
+                gets_voucher = others_follow[:, None] & (np.arange(k)[None, :] == self.recommendation[:, [i]])
+                vector = vector + voucher[:, [i]] * gets_voucher
+            vectors.append(vector)
         result = RoundResult(profile, self.recommendation.copy(), utilities, payments, chosen, self.lam, illegal)
         return result, vectors
 
