@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lambda", dest="lam", type=float, default=1.0,
                    help="price of a unit of transfers in net welfare (default 1, as in the paper)")
     p.add_argument("--margin", type=float, default=None,
-                   help="strictness margin of k-implementation payments (default 1e-3 x payoff scale)")
+                   help="strictness margin of k-implementation payments (default 1e-2 x payoff scale)")
     p.add_argument("--learners", default="hedge",
                    help="stakeholder learning rule for the dynamics: " + ", ".join(LEARNERS)
                         + ", optionally with rates such as hedge:eta=0.5 (default hedge)")
@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust", type=float, default=0.5,
                    help="contextual stakeholders first follow a recommendation with this extra weight, fading "
                         "with experience as 100 / (100 + rounds seen) (default 0.5; 0 = uniform start)")
-    p.add_argument("--rounds", type=int, default=2000, help="rounds of learning dynamics (0: static only)")
+    p.add_argument("--rounds", type=int, default=20000,
+                   help="rounds of learning dynamics (default 20000; 0: static analysis only)")
     p.add_argument("--seeds", type=int, default=8, help="independent runs per mediator (default 8)")
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     p.add_argument("--plot", metavar="FILE.png", help="draw welfare per round of every mediator")
@@ -190,7 +191,7 @@ def run_dynamics(game: DesignGame, report: dict, interventions: dict[str, Interv
         trust = {"trust": args.trust} if contextual else {}
         factory = lambda i, k, batch, bounds: make_learner(args.learners, k, batch, contextual=contextual,  # noqa: E731
                                                            bounds=bounds, **trust)
-        traj = simulate(game, intervention, factory, args.rounds, args.seeds, args.seed, args.lam)
+        traj = simulate(game, intervention, factory, args.rounds, args.seeds, args.seed, args.lam, progress=name)
         report["mediators"][name]["dynamic"] = summarise(game, traj)
 
 

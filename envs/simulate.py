@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 from scipy import stats
+from tqdm.auto import tqdm
 
 from envs.engine import Engine
 from envs.game import DesignGame
@@ -34,14 +35,15 @@ class Trajectory:
 
 
 def simulate(game: DesignGame, intervention: Intervention, learner_factory: LearnerFactory,
-             rounds: int, seeds: int, seed: int = 0, lam: float = 1.0) -> Trajectory:
-    """``rounds`` rounds of ``seeds`` independent copies of the game under ``intervention``."""
+             rounds: int, seeds: int, seed: int = 0, lam: float = 1.0, progress: str | None = None) -> Trajectory:
+    """``rounds`` rounds of ``seeds`` independent copies of the game under ``intervention``
+    (with a progress bar labelled ``progress`` on a terminal)."""
     engine = Engine(game, None, batch=seeds, lam=lam, seed=seed)
     engine.set_intervention(intervention)
     engine.learners = [learner_factory(i, k, seeds, engine.payoff_bounds) for i, k in enumerate(game.shape)]
     series = np.zeros((4, rounds, seeds))
     utilities = np.zeros((rounds, seeds, game.n_players))
-    for t in range(rounds):
+    for t in tqdm(range(rounds), desc=progress, disable=None if progress else True, leave=False, mininterval=0.5):
         r = engine.step()
         series[:, t] = r.gross, r.net, r.paid, r.obeyed.mean(axis=1)
         utilities[t] = r.utilities

@@ -293,7 +293,8 @@ def k_implementation(game: DesignGame, target: Sequence[int], margin: float | No
 
 
 def default_margin(game: DesignGame) -> float:
-    return 1e-3 * game.scale
+    """1% of the payoff scale: strict enough for learning stakeholders to tell the target apart."""
+    return 1e-2 * game.scale
 
 
 def check_dominant(game: DesignGame, target: Sequence[int], margin: float) -> None:

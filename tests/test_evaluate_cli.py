@@ -16,7 +16,9 @@ CONTRACT_KEYS = {"game", "players", "designs", "payoffs", "nash", "optimum", "me
 
 
 def evaluate(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *args], cwd=cwd,
+    """Run evaluate.py; static analysis only unless the test asks for rounds."""
+    rounds = [] if "--rounds" in args else ["--rounds", "0"]
+    return subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *args, *rounds], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -120,6 +122,11 @@ BAD_INPUTS = {
     "bad decimals": lambda t: ["--decimals", "-3"],
     "negative lambda": lambda t: ["--lambda", "-1"],
     "zero margin": lambda t: ["--margin", "0"],
+    "unknown learner": lambda t: ["--learners", "telepathy"],
+    "bad learner option": lambda t: ["--learners", "hedge:eta=fast"],
+    "zero seeds": lambda t: ["--seeds", "0", "--rounds", "10"],
+    "plot without png suffix": lambda t: ["--plot", str(t / "out.jpg"), "--rounds", "10"],
+    "trust above one": lambda t: ["--trust", "1.5"],
     "json into missing directory": lambda t: ["--json", str(t / "nowhere" / "out.json")],
     "json onto a directory": lambda t: ["--json", str(t)],
 }
