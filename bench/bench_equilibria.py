@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from tables import print_table  # noqa: E402
 
 from envs.catalog import random_game  # noqa: E402
 from mediator.equilibria import (correlated_equilibrium, equilibrium_constraints,  # noqa: E402
@@ -74,22 +76,6 @@ def fmt_time(s: float | None) -> str:
     if s < 1.0:
         return f"{s * 1e3:.2f} ms"
     return f"{s:.2f} s"
-
-
-def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Plain-text table: first column left-aligned, the others right-aligned."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[j]) for r in cells) for j in range(len(headers))]
-
-    def line(r: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths)))
-
-    print(title)
-    print(line(cells[0]))
-    print("  ".join("-" * w for w in widths))
-    for r in cells[1:]:
-        print(line(r))
-    print()
 
 
 def guarded(label: str, fn: Callable[[], Any], errors: list[str]) -> Any:

@@ -9,6 +9,7 @@ entries v_i(a) = budget * max(x, 0)). The zero action means "no restriction, no 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,14 +34,14 @@ class ActionCodec:
         if unknown or not self.families:
             raise ValueError(f"mediator families must be among {', '.join(FAMILIES)}, got {list(self.families)}")
 
-    @property
+    @cached_property
     def sizes(self) -> dict[str, int]:
         g = self.game
         size = {"restrict": sum(g.shape), "subsidize": g.n_players * g.n_profiles,
                 "recommend": g.n_profiles * (1 + (g.n_players if self.vouchers else 0))}
         return {f: size[f] for f in FAMILIES if f in self.families}
 
-    @property
+    @cached_property
     def dim(self) -> int:
         return sum(self.sizes.values())
 
