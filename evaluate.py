@@ -22,11 +22,13 @@ import numpy as np
 from agents.no_regret import LEARNERS, make_learner
 from envs.catalog import load_game
 from envs.intervention import Intervention
-from envs.simulate import simulate, summarise
+from envs.simulate import Mediator, simulate, summarise
+from envs.views import learner_bounds
 from envs.game import OBJECTIVES, DesignGame, GameError
 from envs.io import atomic_write_text
 from mediator.analysis import analyze
 from mediator.analytic import analytic_mediators
+from mediator.learned import LearnedMediator
 from mediator.equilibria import CertificateError
 
 EXIT_BAD_INPUT = 2
@@ -71,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=8, help="independent runs per mediator (default 8)")
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     p.add_argument("--plot", metavar="FILE.png", help="draw welfare per round of every mediator")
+    p.add_argument("--mediator", action="append", default=[], metavar="MODEL.zip",
+                   help="a learned mediator (train.py's final.zip or a checkpoint) to compare; repeatable")
     p.add_argument("--decimals", type=int, default=2, help="decimals in printed tables (default 2)")
     return p
 
@@ -132,7 +136,7 @@ def render(game: DesignGame, report: dict, d: int) -> str:
             "", "Mediators (static outcome):",
             table(["mediator", "welfare", "transfers", "net", "explanation"],
                   [[name, f"{m['welfare']:.{d}f}", f"{m['transfers']:.{d}f}", f"{m['net']:.{d}f}", m["explanation"]]
-                   for name, m in report["mediators"].items()])]
+                   for name, m in report["mediators"].items() if "static" in m])]
     if "learners" in report:
         first = next(iter(report["mediators"].values()))["dynamic"]
         out += ["", f"Learning dynamics ({report['learners']} stakeholders, {first['rounds']} rounds, "
@@ -177,22 +181,45 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--trust must lie in [0, 1], got {args.trust}")
     if args.rounds < 0 or args.seeds < 1:
         raise UsageError(f"--rounds must be >= 0 and --seeds >= 1, got {args.rounds} and {args.seeds}")
-    if args.plot and args.rounds == 0:
-        raise UsageError("--plot needs learning dynamics (--rounds > 0)")
+    if (args.plot or args.mediator) and args.rounds == 0:
+        raise UsageError("--plot and --mediator need learning dynamics (--rounds > 0)")
     check_output_path("--json", args.json)
     check_output_path("--plot", args.plot, ".png")
 
 
-def run_dynamics(game: DesignGame, report: dict, interventions: dict[str, Intervention],
-                 args: argparse.Namespace) -> None:
+def run_dynamics(game: DesignGame, report: dict, mediators: dict[str, Mediator], learners: str,
+                 rounds: int, seeds: int, seed: int = 0, lam: float = 1.0, contextual: str = "auto",
+                 trust: float = 0.5) -> None:
     """Every mediator through the same engine, learners and seeds; fills each ``dynamic`` object."""
-    for name, intervention in interventions.items():
-        contextual = args.contextual == "on" or (args.contextual == "auto" and intervention.recommendation is not None)
-        trust = {"trust": args.trust} if contextual else {}
-        factory = lambda i, k, batch, bounds: make_learner(args.learners, k, batch, contextual=contextual,  # noqa: E731
-                                                           bounds=bounds, **trust)
-        traj = simulate(game, intervention, factory, args.rounds, args.seeds, args.seed, args.lam, progress=name)
-        report["mediators"][name]["dynamic"] = summarise(game, traj)
+    report["learners"] = learners
+    for name, mediator in mediators.items():
+        recommends = (mediator.recommendation is not None if isinstance(mediator, Intervention)
+                      else "recommend" in mediator.codec.families)
+        ctx = contextual == "on" or (contextual == "auto" and recommends)
+        options = {"trust": trust} if ctx else {}
+        factory = lambda i, k, batch, bounds: make_learner(learners, k, batch, contextual=ctx,  # noqa: E731
+                                                           bounds=bounds, **options)
+        bounds = None if isinstance(mediator, Intervention) else learner_bounds(game, mediator.codec)
+        traj = simulate(game, mediator, factory, rounds, seeds, seed, lam, progress=name, bounds=bounds)
+        report["mediators"].setdefault(name, {})["dynamic"] = summarise(game, traj)
+
+
+def gap_closed(net: float, none: float, best: float) -> float | None:
+    """Share of the gap between no mediation and the best analytic mediator that ``net`` closes."""
+    return None if best - none <= 1e-12 else (net - none) / (best - none)
+
+
+def learned_summary(dynamic: dict, report: dict) -> dict:
+    """A learned mediator's entry: its long-run values, and the gap it closes on the same dynamics."""
+    analytic = {k: m["dynamic"]["net"] for k, m in report["mediators"].items()
+                if k != "none" and not k.startswith("learned:") and "dynamic" in m}
+    best = max(analytic, key=analytic.get)
+    none = report["mediators"]["none"]["dynamic"]["net"]
+    return {"welfare": dynamic["welfare"], "transfers": dynamic["transfers_per_round"], "net": dynamic["net"],
+            "payoffs": dynamic["payoffs"], "best_analytic": best,
+            "gap_closed": gap_closed(dynamic["net"], none, analytic[best]),
+            "explanation": f"Learned PPO mediator: long-run net welfare {dynamic['net']:.4g} on the same dynamics "
+                           f"(no mediation {none:.4g}, best analytic {best} {analytic[best]:.4g})."}
 
 
 def plot_dynamics(report: dict, path: str) -> None:
@@ -230,10 +257,16 @@ def run(argv: Sequence[str] | None = None) -> int:
     mediators = analytic_mediators(game, args.objective, args.lam, args.margin)
     report = analyze(game, mixed=args.mixed, objective=args.objective, lam=args.lam, margin=args.margin,
                      mediators=mediators)
+    learned = {}
+    for path in args.mediator:
+        policy = LearnedMediator(path, game)
+        learned[f"learned:{policy.name}"] = policy
     if args.rounds:
-        report["learners"] = args.learners
-        interventions = {"none": Intervention(), **{k: m.intervention for k, m in mediators.items()}}
-        run_dynamics(game, report, interventions, args)
+        compared = {"none": Intervention(), **{k: m.intervention for k, m in mediators.items()}, **learned}
+        run_dynamics(game, report, compared, args.learners, args.rounds, args.seeds, args.seed, args.lam,
+                     args.contextual, args.trust)
+        for name in learned:
+            report["mediators"][name].update(learned_summary(report["mediators"][name]["dynamic"], report))
     print(render(game, report, args.decimals))
     if args.plot:
         plot_dynamics(report, args.plot)

@@ -7,7 +7,7 @@ recommendation the stakeholder received, or "none"), so that they can learn whet
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -41,3 +41,7 @@ class Learner(Protocol):
 
     def update(self, feedback: Feedback) -> None:
         """Learn from one round."""
+
+
+#: learner_factory(player index, k designs, batch, payoff bounds (low, high)) -> Learner
+LearnerFactory = Callable[[int, int, int, tuple[float, float]], Learner]

@@ -6,7 +6,7 @@ same learners, the same number of rounds and the same random stream.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Protocol, Union
 
 import numpy as np
 from scipy import stats
@@ -15,10 +15,21 @@ from tqdm.auto import tqdm
 from envs.engine import Engine
 from envs.game import DesignGame
 from envs.intervention import Intervention
-from envs.learner import Learner
+from envs.learner import LearnerFactory
 
-#: learner_factory(player index, k designs, batch, payoff bounds (low, high)) -> Learner
-LearnerFactory = Callable[[int, int, int, tuple[float, float]], Learner]
+
+class MediatorPolicy(Protocol):
+    """A mediator that acts during play (a learned one): every ``act_every`` rounds it maps the
+    observation of `envs.views.mediator_observation` (progress measured against ``rounds``)
+    to one Intervention per game."""
+
+    act_every: int
+    rounds: int
+
+    def interventions(self, observation: np.ndarray) -> list[Intervention]: ...
+
+
+Mediator = Union[Intervention, MediatorPolicy]
 
 
 @dataclass(frozen=True)
@@ -34,21 +45,33 @@ class Trajectory:
     has_recommendation: bool
 
 
-def simulate(game: DesignGame, intervention: Intervention, learner_factory: LearnerFactory,
-             rounds: int, seeds: int, seed: int = 0, lam: float = 1.0, progress: str | None = None) -> Trajectory:
-    """``rounds`` rounds of ``seeds`` independent copies of the game under ``intervention``
-    (with a progress bar labelled ``progress`` on a terminal)."""
+def simulate(game: DesignGame, mediator: Mediator, learner_factory: LearnerFactory,
+             rounds: int, seeds: int, seed: int = 0, lam: float = 1.0, progress: str | None = None,
+             bounds: tuple[float, float] | None = None) -> Trajectory:
+    """``rounds`` rounds of ``seeds`` independent copies of the game under a fixed intervention or
+    a policy (with a progress bar labelled ``progress`` on a terminal). Learners normalise payoffs
+    by ``bounds`` (default: the range under the fixed intervention)."""
+    from envs.views import mediator_observation  # views builds on this module
+
     engine = Engine(game, None, batch=seeds, lam=lam, seed=seed)
-    engine.set_intervention(intervention)
-    engine.learners = [learner_factory(i, k, seeds, engine.payoff_bounds) for i, k in enumerate(game.shape)]
+    policy = None if isinstance(mediator, Intervention) else mediator
+    engine.set_intervention(mediator if policy is None else Intervention())
+    bounds = bounds or engine.payoff_bounds
+    engine.learners = [learner_factory(i, k, seeds, bounds) for i, k in enumerate(game.shape)]
     series = np.zeros((4, rounds, seeds))
     utilities = np.zeros((rounds, seeds, game.n_players))
+    recommends = policy is None and mediator.recommendation is not None
     for t in tqdm(range(rounds), desc=progress, disable=None if progress else True, leave=False, mininterval=0.5):
+        if policy is not None and t % policy.act_every == 0:
+            engine.draw_recommendations()
+            for b, intervention in enumerate(policy.interventions(mediator_observation(engine, t, policy.rounds))):
+                engine.set_intervention(intervention, games=np.array([b]))
+            recommends = recommends or bool(engine.has_rec.any())
         r = engine.step()
         series[:, t] = r.gross, r.net, r.paid, r.obeyed.mean(axis=1)
         utilities[t] = r.utilities
     engine.draw_recommendations()
-    return Trajectory(*series, utilities, engine.strategies(), intervention.recommendation is not None)
+    return Trajectory(*series, utilities, engine.strategies(), recommends)
 
 
 def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:

@@ -1,0 +1,117 @@
+"""The mediator's training view: a stable-baselines3 VecEnv backed directly by the engine.
+
+Each of the ``num_envs`` environments is one game of the engine's batch, with the stakeholders'
+learners embedded and vectorised (no subprocesses). Every mediator step: the action decodes (via
+`envs.codec.ActionCodec`) into the intervention of the next ``act_every`` rounds, those rounds are
+played, and the reward is their mean net welfare divided by the game's payoff scale. The
+observation is every stakeholder's current masked mixed strategy and the progress t / rounds.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnv
+
+from envs.codec import ActionCodec
+from envs.engine import Engine
+from envs.game import DesignGame
+from envs.intervention import Intervention
+from envs.learner import LearnerFactory
+
+
+def mediator_observation(engine: Engine, t: int, rounds: int) -> np.ndarray:
+    """(B, sum_i k_i + 1): the stakeholders' masked mixed strategies and the progress min(t / rounds, 1)."""
+    progress = np.full((engine.batch, 1), min(t / rounds, 1.0))
+    return np.concatenate([*engine.strategies(), progress], axis=1).astype(np.float32)
+
+
+def learner_bounds(game: DesignGame, codec: ActionCodec) -> tuple[float, float]:
+    """Payoff range learners normalise by: the game's, widened by the largest payment the codec can offer."""
+    pays = any(f in codec.families for f in ("subsidize",)) or codec.vouchers
+    budget = (game.scale if codec.budget is None else codec.budget) if pays else 0.0
+    return float(game.payoffs.min()), float(game.payoffs.max()) + max(budget, 1e-12)
+
+
+class MediatorVecEnv(VecEnv):
+    """``num_envs`` copies of the meta-game with learning stakeholders, seen by a learning mediator."""
+
+    def __init__(self, game: DesignGame, learner_factory: LearnerFactory, num_envs: int = 16,
+                 rounds: int = 200, act_every: int = 10, families: Sequence[str] = ("restrict",),
+                 lam: float = 1.0, budget: float | None = None, vouchers: bool = False, seed: int = 0):
+        if rounds < act_every or act_every < 1:
+            raise ValueError(f"need 1 <= act_every <= rounds, got act_every={act_every}, rounds={rounds}")
+        self.game, self.factory = game, learner_factory
+        self.rounds, self.act_every, self.lam = rounds, act_every, lam
+        self.codec = ActionCodec(game, tuple(families), budget, vouchers)
+        self.bounds = learner_bounds(game, self.codec)
+        self.engine = Engine(game, None, batch=num_envs, lam=lam, seed=seed)
+        obs_space = spaces.Box(0.0, 1.0, (sum(game.shape) + 1,), np.float32)
+        act_space = spaces.Box(-1.0, 1.0, (self.codec.dim,), np.float32)
+        self.render_mode = None
+        super().__init__(num_envs, obs_space, act_space)
+        self.metrics: dict[str, np.ndarray] = {}
+        self._actions: np.ndarray | None = None
+
+    # ----------------------------------------------------------------- VecEnv API
+    def reset(self) -> np.ndarray:
+        self.engine.set_intervention(Intervention())
+        self.engine.learners = [self.factory(i, k, self.num_envs, self.bounds) for i, k in enumerate(self.game.shape)]
+        self.t = 0
+        self.engine.draw_recommendations()
+        return mediator_observation(self.engine, self.t, self.rounds)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self):
+        for b, action in enumerate(self._actions):
+            self.engine.set_intervention(self.codec.decode(action), games=np.array([b]))
+        totals = np.zeros((5, self.num_envs))
+        for _ in range(self.act_every):
+            r = self.engine.step()
+            totals += np.stack([r.gross, r.net, r.paid, r.obeyed.mean(axis=1), self.engine.has_rec.astype(float)])
+        self.t += self.act_every
+        gross, net, paid, obeyed, recommended = totals / self.act_every
+        self.metrics = {"gross_welfare": gross, "net_welfare": net, "transfers_per_round": paid,
+                        "obedience_rate": np.where(recommended > 0, obeyed, np.nan),
+                        "strategy_entropy": self._entropy()}
+        rewards = (net / self.game.scale).astype(np.float32)
+        done = self.t >= self.rounds
+        obs = mediator_observation(self.engine, self.t, self.rounds)
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        if done:
+            for b, info in enumerate(infos):
+                info["terminal_observation"] = obs[b]
+            obs = self.reset()
+        return obs, rewards, np.full(self.num_envs, done), infos
+
+    def _entropy(self) -> np.ndarray:
+        """Mean over stakeholders of the entropy (nats) of their current strategies, per env."""
+        ent = [-(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1) for p in self.engine.strategies()]
+        return np.mean(ent, axis=0)
+
+    def close(self) -> None:
+        pass
+
+    def seed(self, seed: int | None = None) -> Sequence[None]:
+        self.engine.rng = np.random.default_rng(seed)
+        return [None] * self.num_envs
+
+    def get_attr(self, attr_name: str, indices=None) -> list[Any]:
+        return [getattr(self, attr_name)] * len(self._indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name: str, *args, indices=None, **kwargs) -> list[Any]:
+        return [getattr(self, method_name)(*args, **kwargs)] * len(self._indices(indices))
+
+    def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
+        return [False] * len(self._indices(indices))
+
+    def _indices(self, indices) -> Sequence[int]:
+        if indices is None:
+            return range(self.num_envs)
+        return [indices] if isinstance(indices, int) else indices

@@ -1,0 +1,112 @@
+"""train.py: TensorBoard tags, checkpoints, resume (also after SIGKILL), and bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--num-envs", "4", "--rounds", "40", "--act-every", "10", "--eval-rounds", "400", "--eval-seeds", "2"]
+TAGS = {"mediator/gross_welfare", "mediator/net_welfare", "mediator/transfers_per_round", "mediator/gap_closed",
+        "stakeholders/strategy_entropy", "stakeholders/obedience_rate", "time/steps_per_second"}
+
+
+def train(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT, **kwargs)
+
+
+def scalars(run: Path) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for events in sorted(run.glob("tb/*/events.out.tfevents.*")):
+        acc = EventAccumulator(str(events)).Reload()
+        for tag in acc.Tags()["scalars"]:
+            out.setdefault(tag, []).extend(e.step for e in acc.Scalars(tag))
+    return out
+
+
+def test_training_writes_named_tags_checkpoints_and_resumes_the_step_count(tmp_path):
+    run = tmp_path / "r"
+    proc = train("--run-name", "r", "--runs-dir", str(tmp_path), "--total-steps", "1024",
+                 "--checkpoint-every", "512", *SMALL)
+    assert proc.returncode == 0, proc.stderr
+    assert TAGS <= set(scalars(run))
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.zip")) == ["step_1024.zip", "step_512.zip"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["total_steps"] == 1024 and config["game"] == "example1"
+    report = json.loads((run / "report.json").read_text())
+    learned = report["mediators"]["learned:r"]
+    assert {"net", "gap_closed", "dynamic"} <= set(learned)
+    # --resume continues from the last checkpoint up to a larger budget
+    config["total_steps"] = 2048
+    (run / "config.json").write_text(json.dumps(config))
+    proc = train("--resume", str(run))
+    assert proc.returncode == 0, proc.stderr
+    steps = scalars(run)["mediator/net_welfare"]
+    assert max(steps) > 1024 and min(s for s in steps if s > 1024) > 1024
+    assert (run / "checkpoints" / "step_2048.zip").exists()
+
+
+def test_a_killed_run_resumes_from_its_checkpoint(tmp_path):
+    run = tmp_path / "k"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--run-name", "k", "--runs-dir", str(tmp_path),
+                             "--total-steps", "4096", "--checkpoint-every", "512", *SMALL],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list((run / "checkpoints").glob("step_*.zip")) and time.time() < deadline:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = sorted(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("step_*.zip"))
+    assert first, "no checkpoint was written before the kill"
+    for path in run.rglob("*.zip"):
+        assert zipfile.ZipFile(path).testzip() is None          # nothing truncated
+    assert not [p for p in run.rglob("*") if p.name.startswith(".") and p.suffix == ".zip" and p.stat().st_size == 0]
+    resumed = train("--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    assert (run / "final.zip").exists() and (run / "checkpoints" / "step_4096.zip").exists()
+    assert max(scalars(run)["mediator/net_welfare"]) >= first[-1]
+
+
+def test_evaluate_compares_a_learned_mediator(tmp_path):
+    run = tmp_path / "e"
+    assert train("--run-name", "e", "--runs-dir", str(tmp_path), "--total-steps", "512", *SMALL).returncode == 0
+    out = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "--game", "example1", "--rounds", "300",
+                           "--seeds", "2", "--mediator", str(run / "final.zip"), "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    learned = json.loads(out.read_text())["mediators"]["learned:e"]
+    assert learned["dynamic"]["rounds"] == 300 and learned["gap_closed"] is not None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--families", "bribe"], "--families"),
+    (["--stakeholders", "oracle"], "--stakeholders"),
+    (["--total-steps", "0"], "--total-steps"),
+    (["--act-every", "50", "--rounds", "20"], "--act-every"),
+    (["--game", "nope"], "unknown game"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    proc = train("--runs-dir", str(tmp_path), *args)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_resume_errors_are_one_line(tmp_path):
+    proc = train("--resume", str(tmp_path))
+    assert proc.returncode == 2 and "config.json" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    run = tmp_path / "c"
+    assert train("--run-name", "c", "--runs-dir", str(tmp_path), "--total-steps", "256",
+                 "--checkpoint-every", "256", *SMALL).returncode == 0
+    newest = max((run / "checkpoints").glob("step_*.zip"), key=lambda p: int(p.stem.split("_")[1]))
+    newest.write_bytes(b"not a zip")
+    proc = train("--resume", str(run))
+    assert proc.returncode == 2 and "cannot resume" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
