@@ -209,10 +209,21 @@ def gap_closed(net: float, none: float, best: float) -> float | None:
     return None if best - none <= 1e-12 else (net - none) / (best - none)
 
 
-def learned_summary(dynamic: dict, report: dict) -> dict:
-    """A learned mediator's entry: its long-run values, and the gap it closes on the same dynamics."""
+#: The analytic mediator each learned-mediator family is measured against.
+COUNTERPART = {"restrict": "restriction", "subsidize": "payments", "recommend": "correlation"}
+
+
+def counterparts(families: Sequence[str]) -> set[str]:
+    """Names of the analytic mediators that do what ``families`` let a learned mediator do."""
+    return {COUNTERPART[f] for f in families} | ({"vouchers"} if "recommend" in families else set())
+
+
+def learned_summary(dynamic: dict, report: dict, families: Sequence[str] = tuple(COUNTERPART)) -> dict:
+    """A learned mediator's entry: its long-run values, and the share of the gap between no mediation
+    and the best analytic counterpart of its families it closes on the same dynamics."""
+    allowed = counterparts(families)
     analytic = {k: m["dynamic"]["net"] for k, m in report["mediators"].items()
-                if k != "none" and not k.startswith("learned:") and "dynamic" in m}
+                if k in allowed and "dynamic" in m}
     best = max(analytic, key=analytic.get)
     none = report["mediators"]["none"]["dynamic"]["net"]
     return {"welfare": dynamic["welfare"], "transfers": dynamic["transfers_per_round"], "net": dynamic["net"],
@@ -265,8 +276,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         compared = {"none": Intervention(), **{k: m.intervention for k, m in mediators.items()}, **learned}
         run_dynamics(game, report, compared, args.learners, args.rounds, args.seeds, args.seed, args.lam,
                      args.contextual, args.trust)
-        for name in learned:
-            report["mediators"][name].update(learned_summary(report["mediators"][name]["dynamic"], report))
+        for name, policy in learned.items():
+            report["mediators"][name].update(learned_summary(report["mediators"][name]["dynamic"], report,
+                                                             policy.codec.families))
     print(render(game, report, args.decimals))
     if args.plot:
         plot_dynamics(report, args.plot)

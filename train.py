@@ -29,8 +29,8 @@ from envs.codec import FAMILIES
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
 from envs.io import atomic_write_text
-from evaluate import OneLineParser, UsageError, learned_summary, run_dynamics
-from mediator.analytic import analytic_mediators
+from evaluate import OneLineParser, UsageError, counterparts, learned_summary, run_dynamics
+from mediator.analytic import analytic_mediators, worst_equilibrium_welfare
 from mediator.learned import LearnedMediator, LearnedMediatorError
 
 
@@ -221,11 +221,12 @@ def save_atomic(model, path: Path) -> None:
 
 # --------------------------------------------------------------------------- the run
 def reference_values(game: DesignGame, c: TrainConfig) -> tuple[float, float, dict]:
-    """Static net welfare without mediation and of the best analytic mediator (gap-closed scale)."""
+    """Static net welfare without mediation and of the best analytic counterpart of the run's
+    families (the scale of mediator/gap_closed), and every analytic mediator."""
     mediators = analytic_mediators(game, lam=c.lam)
-    from mediator.analytic import worst_equilibrium_welfare
     none = worst_equilibrium_welfare(game)
-    return none, max(none, max(m.net for m in mediators.values())), mediators
+    best = max([none] + [m.net for name, m in mediators.items() if name in counterparts(c.families)])
+    return none, best, mediators
 
 
 def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: Path | None) -> Path:
@@ -273,7 +274,7 @@ def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict
                 f"learned:{policy.name}": policy}
     run_dynamics(game, report, compared, c.stakeholders, c.eval_rounds, c.eval_seeds, c.seed + 1000, c.lam)
     report["mediators"][f"learned:{policy.name}"].update(
-        learned_summary(report["mediators"][f"learned:{policy.name}"]["dynamic"], report))
+        learned_summary(report["mediators"][f"learned:{policy.name}"]["dynamic"], report, c.families))
     atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
     return report
 

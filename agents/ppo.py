@@ -40,8 +40,10 @@ class StakeholderView(Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, env_factory: Callable[[], DesignEnv], player: str, opponents: Mapping[str, Policy] = {}):
-        self.env, self.player, self.opponents = env_factory(), player, opponents
+    def __init__(self, env_factory: Callable[[], DesignEnv], player: str,
+                 opponents: Mapping[str, Policy] | None = None):
+        self.env, self.player = env_factory(), player
+        self.opponents = {} if opponents is None else opponents     # read at every step, may fill later
         game = self.env.game
         self.index = self.env.stakeholders.index(player)
         k, extra = game.shape[self.index], self.env.initial.transfers
@@ -101,6 +103,7 @@ class PPOPolicy:
         return p / p.sum()
 
     def forget(self) -> None:
+        """Drop the memoised distributions (the model has changed)."""
         self.memo.clear()
 
 
@@ -177,7 +180,7 @@ def train_ppo_stakeholders(game: DesignGame | str, intervention: Intervention | 
             view = functools.partial(StakeholderView, factory, player, policies)
             models[player] = MaskablePPO("MlpPolicy", DummyVecEnv([view] * n_envs), learning_rate,
                                          n_steps=n_steps, batch_size=_minibatch(n_steps * n_envs), gamma=gamma,
-                                         policy_kwargs={"net_arch": [64, 64]}, seed=seed + j, device=device)
+                                         policy_kwargs={"net_arch": [64, 64]}, seed=seed + j * n_envs, device=device)
             policies[player] = PPOPolicy(models[player], game, player, rng)
         for _ in range(phases):
             for player, model in models.items():
