@@ -13,6 +13,8 @@ payoff gaps (Example 1's 0.05) as large as possible for the learner.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from envs.learner import Feedback
@@ -30,7 +32,7 @@ def uniform_argmax(s: np.ndarray) -> np.ndarray:
     return best / best.sum(axis=-1, keepdims=True)
 
 
-class ContextualRule:
+class ContextualRule(ABC):
     """B copies of a rule with state (B, C, k) and per-context update counts (B, C).
 
     ``rng`` is accepted so that every rule is built the same way; the rules here are
@@ -93,13 +95,13 @@ class ContextualRule:
         self.state[self._games, rows] = self._step(self.state[self._games, rows], feedback)
         self.count[self._games, rows] += 1
 
+    @abstractmethod
     def _policy(self, s: np.ndarray, n: np.ndarray) -> np.ndarray:
         """Strategies (B, k) from state rows s (B, k) after n (B,) updates."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
         """New state rows (B, k) from the old ones and one round's feedback."""
-        raise NotImplementedError
 
 
 class Hedge(ContextualRule):

@@ -44,6 +44,11 @@ OBJECTIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def payoff_scale(payoffs: np.ndarray) -> float:
+    """Payoff scale max|u| (at least 1e-12), for relative tolerances and normalisation."""
+    return max(float(np.abs(payoffs).max()), 1e-12)
+
+
 def welfare_of(payoffs: np.ndarray, objective: str = "utilitarian") -> np.ndarray:
     """Welfare of payoff vectors stacked on axis 0 (players), under a named objective."""
     try:
@@ -129,8 +134,7 @@ class DesignGame:
 
     @property
     def scale(self) -> float:
-        """Payoff scale max|u| (at least 1e-12), for relative tolerances and normalisation."""
-        return max(float(np.abs(self.payoffs).max()), 1e-12)
+        return payoff_scale(self.payoffs)
 
     def profile_names(self, profile: Sequence[int]) -> list[str]:
         return [self.designs[i][a] for i, a in enumerate(profile)]

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from envs.game import DesignGame, GameError
+from envs.game import DesignGame, GameError, payoff_scale
 from mediator.equilibria import TOL, CertificateError, obedience_matrix
 
 
@@ -239,8 +239,7 @@ class BayesGame:
 
     @property
     def scale(self) -> float:
-        """Payoff scale max|u| (at least 1e-12) for relative tolerances."""
-        return max(float(np.abs(self.payoffs).max()), 1e-12)
+        return payoff_scale(self.payoffs)
 
     def state_game(self, s: int) -> DesignGame:
         """The complete-information game u(s, .) in state s."""
