@@ -40,6 +40,7 @@ class TrainConfig:
 
     game: str = "example1"
     stakeholders: str = "hedge"               # a no-regret rule (optionally with options), or "ppo"
+    mediator: str = "none"                    # with PPO stakeholders: the analytic mediator in force
     families: tuple[str, ...] = ("restrict",)  # what the mediator may do
     total_steps: int = 50_000                 # PPO steps = mediator decisions summed over environments
     num_envs: int = 16
@@ -66,6 +67,9 @@ def parse_config(argv: Sequence[str] | None) -> tuple[TrainConfig, str | None]:
     p.add_argument("--game", default=d.game, help="catalog spec or game file (default example1)")
     p.add_argument("--stakeholders", default=d.stakeholders,
                    help=f"stakeholder learners: {', '.join(LEARNERS)} (options as hedge:eta=0.5), or ppo")
+    p.add_argument("--mediator", default=d.mediator,
+                   help="with --stakeholders ppo: the analytic mediator in force (none, restriction, payments, "
+                        "correlation, vouchers; default none)")
     p.add_argument("--families", default=",".join(d.families),
                    help=f"mediator families, comma-separated from {', '.join(FAMILIES)} (default restrict)")
     p.add_argument("--total-steps", type=int, default=d.total_steps)
@@ -83,7 +87,7 @@ def parse_config(argv: Sequence[str] | None) -> tuple[TrainConfig, str | None]:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     args = p.parse_args(argv)
     config = TrainConfig(**{k: getattr(args, k) for k in
-                            ("game", "stakeholders", "total_steps", "num_envs", "rounds", "act_every", "lam",
+                            ("game", "stakeholders", "mediator", "total_steps", "num_envs", "rounds", "act_every", "lam",
                              "budget", "seed", "run_name", "runs_dir", "checkpoint_every", "eval_rounds",
                              "eval_seeds")},
                          families=tuple(f.strip() for f in args.families.split(",") if f.strip()))
@@ -94,6 +98,10 @@ def check_config(c: TrainConfig) -> None:
     unknown = set(c.families) - set(FAMILIES)
     if unknown or not c.families:
         raise UsageError(f"--families must be among {', '.join(FAMILIES)}, got {', '.join(c.families) or 'none'}")
+    if c.mediator not in ("none", "restriction", "payments", "correlation", "vouchers"):
+        raise UsageError(f"--mediator must be none or an analytic family, got {c.mediator!r}")
+    if c.mediator != "none" and c.stakeholders != "ppo":
+        raise UsageError("--mediator applies to --stakeholders ppo (a learned mediator is trained otherwise)")
     if c.stakeholders != "ppo":
         try:
             make_learner(c.stakeholders, 2, 1)
@@ -290,10 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             checkpoint, folder = None, run_folder(config)
         game = load_game(config.game)
         config.designs = [list(d) for d in game.designs]
-        if config.stakeholders == "ppo":
-            return train_stakeholders(config, game)
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        if config.stakeholders == "ppo":
+            return train_stakeholders(config, game, folder)
         final = train_mediator(config, folder, game, checkpoint)
         report = compare(config, folder, game, final)
     except (UsageError, GameError) as e:
@@ -310,9 +318,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def train_stakeholders(config: TrainConfig, game: DesignGame) -> int:
-    """PPO stakeholders (agents/ppo.py) under the best analytic mediator of the chosen families, or none."""
-    raise UsageError("--stakeholders ppo is not available yet")
+def train_stakeholders(c: TrainConfig, game: DesignGame, folder: Path) -> int:
+    """PPO stakeholders (MaskablePPO, iterated best response) under an analytic mediator or none."""
+    from agents.ppo import train_ppo_stakeholders
+
+    intervention = (Intervention() if c.mediator == "none"
+                    else analytic_mediators(game, lam=c.lam)[c.mediator].intervention)
+    out = train_ppo_stakeholders(game, intervention, total_steps=c.total_steps, seed=c.seed)
+    for player, model in out.models.items():
+        save_atomic(model, folder / "stakeholders" / f"{player}.zip")
+    report = {"game": game.name, "players": list(game.players), "designs": [list(d) for d in game.designs],
+              "stakeholders": "ppo", "mediator": c.mediator, "steps": out.steps,
+              "profiles": out.profiles, "payoffs": [float(out.payoffs[p]) for p in game.players],
+              "welfare": out.welfare, "transfers": out.transfers, "net": out.net}
+    atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
+    common = sorted(out.profiles.items(), key=lambda kv: -kv[1])[:3]
+    print(f"\nPPO stakeholders on {game.name} under mediator {c.mediator} ({out.steps} steps): "
+          f"most played {', '.join(f'{p} {q:.1%}' for p, q in common)}; payoffs "
+          f"{tuple(round(float(out.payoffs[p]), 3) for p in game.players)}, welfare {out.welfare:.4f}, net {out.net:.4f}\n"
+          f"run folder: {folder}")
+    return 0
 
 
 if __name__ == "__main__":

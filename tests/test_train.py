@@ -86,12 +86,27 @@ def test_evaluate_compares_a_learned_mediator(tmp_path):
     assert learned["dynamic"]["rounds"] == 300 and learned["gap_closed"] is not None
 
 
+def test_ppo_stakeholders_train_and_report_their_outcome(tmp_path):
+    proc = train("--stakeholders", "ppo", "--game", "bos", "--mediator", "none", "--total-steps", "3000",
+                 "--run-name", "p", "--runs-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "p" / "report.json").read_text())
+    assert report["stakeholders"] == "ppo" and report["steps"] >= 3000
+    assert sum(report["profiles"].values()) == pytest.approx(1.0)
+    # Myopic PPO stakeholders in the battle of the sexes coordinate: miscoordination is rare.
+    assert report["profiles"]["(L, L)"] + report["profiles"]["(S, S)"] > 0.8
+    assert sorted(p.name for p in (tmp_path / "p" / "stakeholders").iterdir()) == ["P1.zip", "P2.zip"]
+    assert "most played" in proc.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (["--families", "bribe"], "--families"),
     (["--stakeholders", "oracle"], "--stakeholders"),
     (["--total-steps", "0"], "--total-steps"),
     (["--act-every", "50", "--rounds", "20"], "--act-every"),
     (["--game", "nope"], "unknown game"),
+    (["--mediator", "restriction"], "--mediator applies"),
+    (["--stakeholders", "ppo", "--mediator", "oracle"], "--mediator must be"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     proc = train("--runs-dir", str(tmp_path), *args)
