@@ -135,13 +135,9 @@ def bench_throughput(game: DesignGame, c: TrainConfig, steps: int) -> tuple[list
     for n, env_rate, env_s, ppo_rate, ppo_s, ppo_steps in measured:
         rates[n] = (env_rate, ppo_rate)
         rows.append([n, ROLLOUT // n, f"{ppo_steps:,}", f"{env_s:.2f}", fmt_rate(env_rate),
-                     fmt_rate(env_rate * c.act_every * n_players(game)), f"{env_rate / base_env:.1f}x",
+                     fmt_rate(env_rate * c.act_every * game.n_players), f"{env_rate / base_env:.1f}x",
                      f"{ppo_s:.2f}", fmt_rate(ppo_rate), f"{ppo_rate / base_ppo:.1f}x", f"{ppo_rate / env_rate:.0%}"])
     return rows, {"rates": rates}
-
-
-def n_players(game: DesignGame) -> int:
-    return game.n_players
 
 
 # --------------------------------------------------------------------------- part 2: time to 95% of the gap
@@ -218,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"Python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__} "
           f"({torch.get_num_threads()} thread), stable-baselines3 {stable_baselines3.__version__}, "
-          f"gymnasium {gymnasium.__version__}; {platform.machine()}, {os.cpu_count()} CPUs; {mode} run, "
+          f"gymnasium {gymnasium.__version__}; {platform.machine()}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.2f} at start; {mode} run, "
           f"seed {args.seed} (evaluation seed {eval_seed})")
     print(f"Game {GAME}, {c.stakeholders} stakeholders, families {','.join(c.families)}, rounds {c.rounds}, "
           f"act_every {c.act_every} (1 PPO step = {c.act_every} rounds x {game.n_players} stakeholders), device cpu")
@@ -260,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"({gap['final_train_s']:.1f} s of training, {gap['final_wall_s']:.1f} s including evaluation; "
                     f"last gap closed {gap['last_closed']:.1%}).")
     print(summary)
-    print(f"(total benchmark time {time.perf_counter() - t_total:.1f} s)")
+    print(f"(total benchmark time {time.perf_counter() - t_total:.1f} s; load average {os.getloadavg()[0]:.2f} at end)")
     return 0
 
 
