@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="price of a unit of transfers in net welfare (default 1, as in the paper)")
     p.add_argument("--margin", type=float, default=None,
                    help="strictness margin of k-implementation payments (default 1e-2 x payoff scale)")
+    p.add_argument("--voucher-margin", type=float, default=0.0,
+                   help="strict obedience margin of the voucher LP per recommendation (default 0: Appendix B "
+                        "exactly; learners obey reliably only with a positive margin)")
     p.add_argument("--learners", default="hedge",
                    help="stakeholder learning rule for the dynamics: " + ", ".join(LEARNERS)
                         + ", optionally with rates such as hedge:eta=0.5 (default hedge)")
@@ -177,6 +180,8 @@ def check_args(args: argparse.Namespace) -> None:
         make_learner(args.learners, 2, 1)
     except ValueError as e:
         raise UsageError(f"--learners: {e}") from None
+    if not (np.isfinite(args.voucher_margin) and args.voucher_margin >= 0):
+        raise UsageError(f"--voucher-margin must be a finite number >= 0, got {args.voucher_margin}")
     if not 0 <= args.trust <= 1:
         raise UsageError(f"--trust must lie in [0, 1], got {args.trust}")
     if args.rounds < 0 or args.seeds < 1:
@@ -265,7 +270,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     check_args(args)
     game = load_game(args.game)
-    mediators = analytic_mediators(game, args.objective, args.lam, args.margin)
+    mediators = analytic_mediators(game, args.objective, args.lam, args.margin, args.voucher_margin)
     report = analyze(game, mixed=args.mixed, objective=args.objective, lam=args.lam, margin=args.margin,
                      mediators=mediators)
     learned = {}

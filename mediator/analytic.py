@@ -442,21 +442,24 @@ def _recommendation_result(game: DesignGame, name: str, out: CorrelatedOutcome, 
 
 
 # =========================================================================== vouchers
-def voucher_lp(game: DesignGame, lam: float = 1.0, objective: str = "utilitarian") -> tuple[np.ndarray, np.ndarray]:
+def voucher_lp(game: DesignGame, lam: float = 1.0, objective: str = "utilitarian",
+               margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Appendix B's LP for n players: max sum_a p(a) W(a) - lambda sum_{i,a} t_i(a) subject to
-    sum_{a_-i} p(d, a_-i)[u_i(d, a_-i) - u_i(d', a_-i)] + sum_{a_-i} t_i(d, a_-i) >= 0,
-    p a distribution, t >= 0. Here t_i(a) is an *expected* transfer. Returns (p, t)."""
+    sum_{a_-i} p(d, a_-i)[u_i(d, a_-i) - u_i(d', a_-i) - margin] + sum_{a_-i} t_i(d, a_-i) >= 0,
+    p a distribution, t >= 0. Here t_i(a) is an *expected* transfer; ``margin`` = 0 is the paper's
+    LP, a positive margin makes obeying strictly better by that much per recommendation. Returns (p, t)."""
     n, K = game.n_players, game.n_profiles
-    g = obedience_matrix(game)
-    rows, cols, offset = [], [], 0
+    rows, cols, players, offset = [], [], [], 0
     for i, k in enumerate(game.shape):
         flat = np.moveaxis(np.arange(K).reshape(game.shape), i, 0).reshape(k, -1)
         d, _ = np.nonzero(~np.eye(k, dtype=bool))
         rows.append(np.repeat(offset + np.arange(len(d)), flat.shape[1]))
-        cols.append(i * K + flat[d].ravel())
+        cols.append(flat[d].ravel())                       # the cells (d, a_-i) of row (i, d, d')
+        players.append(np.full(len(d) * flat.shape[1], i))
         offset += len(d)
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    t_part = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(g.shape[0], n * K))
+    rows, cols, players = np.concatenate(rows), np.concatenate(cols), np.concatenate(players)
+    g = obedience_matrix(game) - sp.csr_matrix((np.full(len(rows), margin), (rows, cols)), shape=(offset, K))
+    t_part = sp.csr_matrix((np.ones(len(rows)), (rows, players * K + cols)), shape=(offset, n * K))
     a_ub = -sp.hstack([g, t_part]).tocsr()
     c = np.r_[-game.welfare(objective).ravel(), np.full(n * K, lam)]
     a_eq = np.r_[np.ones(K), np.zeros(n * K)][None, :]
@@ -488,26 +491,31 @@ def executable_vouchers(game: DesignGame, p: np.ndarray, t: np.ndarray, tol: flo
     return v
 
 
-def check_vouchers(game: DesignGame, p: np.ndarray, v: np.ndarray) -> None:
+def check_vouchers(game: DesignGame, p: np.ndarray, v: np.ndarray, margin: float = 0.0) -> None:
     """Certificate: told d, player i prefers following (u_i + v_i, the voucher paid only if all
-    follow) to any d' (u_i without voucher), in expectation over the others' recommendations."""
+    follow) to any d' (u_i without voucher) by ``margin`` per unit of recommendation probability,
+    in expectation over the others' recommendations."""
     for i, k in enumerate(game.shape):
         pi = np.moveaxis(p, i, 0).reshape(k, -1)
         ui = np.moveaxis(game.payoffs[i], i, 0).reshape(k, -1)
         vi = np.moveaxis(v[i], i, 0).reshape(k, -1)
         follow = (pi * (ui + vi)).sum(axis=1)                             # (d,)
         deviate = pi @ ui.T                                               # (d, d')
-        if (follow[:, None] - deviate).min() < -_tol(game):
+        required = margin * pi.sum(axis=1)
+        gaps = follow[:, None] - deviate - required[:, None]
+        if (gaps[~np.eye(k, dtype=bool)]).min(initial=0.0) < -_tol(game):
             raise CertificateError(f"voucher scheme is not obeyed by {game.players[i]}")
 
 
-def vouchers_mediator(game: DesignGame, lam: float = 1.0, objective: str = "utilitarian") -> MediatorResult:
-    """Correlated recommendation with conditional vouchers (Section 4, Appendix B)."""
-    p, t = voucher_lp(game, lam, objective)
+def vouchers_mediator(game: DesignGame, lam: float = 1.0, objective: str = "utilitarian",
+                      margin: float = 0.0) -> MediatorResult:
+    """Correlated recommendation with conditional vouchers (Section 4, Appendix B); ``margin`` > 0
+    makes obedience strict, which learning stakeholders need to tell obeying apart."""
+    p, t = voucher_lp(game, lam, objective, margin)
     p = _clean_distribution(np.maximum(p, 0.0))
     t = np.where(t > 1e-12, t, 0.0)
     v = executable_vouchers(game, p, t)
-    check_vouchers(game, p, v)
+    check_vouchers(game, p, v, margin)
     paid = float((p * v).sum())
     out = CorrelatedOutcome(p, (game.payoffs * p).reshape(game.n_players, -1).sum(axis=1),
                             game.expected_welfare(p, objective))
@@ -516,9 +524,9 @@ def vouchers_mediator(game: DesignGame, lam: float = 1.0, objective: str = "util
 
 # =========================================================================== all of them
 def analytic_mediators(game: DesignGame, objective: str = "utilitarian", lam: float = 1.0,
-                       margin: float | None = None) -> dict[str, MediatorResult]:
+                       margin: float | None = None, voucher_margin: float = 0.0) -> dict[str, MediatorResult]:
     """Every analytic mediator family for ``game``, keyed by the report's mediator names."""
     return {"restriction": restriction_mediator(game, objective),
             "payments": payments_mediator(game, objective, lam, margin),
             "correlation": correlation_mediator(game, objective),
-            "vouchers": vouchers_mediator(game, lam, objective)}
+            "vouchers": vouchers_mediator(game, lam, objective, voucher_margin)}

@@ -165,3 +165,13 @@ def test_voucher_certificate_rejects_a_disobeyed_scheme():
     game = make_game("prisoners_dilemma")
     with pytest.raises(CertificateError):
         check_vouchers(game, np.array([[1.0, 0.0], [0.0, 0.0]]), np.zeros((2, 2, 2)))
+
+
+def test_voucher_margin_is_certified_and_an_exact_scheme_fails_a_strict_check():
+    game = make_game("example1")
+    exact = vouchers_mediator(game)
+    strict = vouchers_mediator(game, margin=0.05)
+    check_vouchers(game, strict.intervention.recommendation, strict.intervention.vouchers, margin=0.05)
+    with pytest.raises(CertificateError):
+        check_vouchers(game, exact.intervention.recommendation, exact.intervention.vouchers, margin=0.05)
+    assert strict.net == pytest.approx(exact.net - 0.05, abs=1e-6)

@@ -13,7 +13,7 @@ from envs.catalog import make_game
 from envs.engine import Engine
 from envs.intervention import Intervention
 from envs.simulate import simulate, summarise
-from mediator.analytic import correlation_mediator, payments_mediator, restriction_mediator
+from mediator.analytic import correlation_mediator, payments_mediator, restriction_mediator, vouchers_mediator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +53,16 @@ def test_under_payments_the_target_is_reached_and_transfers_tend_to_the_realised
     assert out["transfers_per_round"] == pytest.approx(mediator.transfers, rel=0.02)
     curve = out["curve"]["transfers"]
     assert abs(curve[-1] - mediator.transfers) < abs(curve[0] - mediator.transfers)   # paid per round settles
+
+
+def test_a_voucher_margin_makes_obedience_learnable():
+    game = make_game("example1")
+    exact, strict = vouchers_mediator(game), vouchers_mediator(game, margin=0.05)
+    assert strict.transfers == pytest.approx(exact.transfers + 0.05, abs=1e-6)   # the margin is paid on path
+    runs = {name: long_run(game, m.intervention, "hedge", 20000, contextual=True, trust=0.5)
+            for name, m in (("exact", exact), ("strict", strict))}
+    assert runs["strict"]["obedience_rate"] > 0.95 > runs["exact"]["obedience_rate"]
+    assert abs(runs["strict"]["welfare"] - 8.47) < 0.02
 
 
 def test_contextual_hedge_learns_to_obey_the_fair_correlation_device():
