@@ -23,7 +23,6 @@ from agents.no_regret import LEARNERS, make_learner
 from envs.catalog import load_game
 from envs.intervention import Intervention
 from envs.simulate import Mediator, simulate, summarise
-from envs.views import learner_bounds
 from envs.game import OBJECTIVES, DesignGame, GameError
 from envs.io import atomic_write_text
 from mediator.analysis import analyze
@@ -204,7 +203,7 @@ def run_dynamics(game: DesignGame, report: dict, mediators: dict[str, Mediator],
         options = {"trust": trust} if ctx else {}
         factory = lambda i, k, batch, bounds: make_learner(learners, k, batch, contextual=ctx,  # noqa: E731
                                                            bounds=bounds, **options)
-        bounds = None if isinstance(mediator, Intervention) else learner_bounds(game, mediator.codec)
+        bounds = None if isinstance(mediator, Intervention) else mediator.codec.learner_bounds()
         traj = simulate(game, mediator, factory, rounds, seeds, seed, lam, progress=name, bounds=bounds)
         report["mediators"].setdefault(name, {})["dynamic"] = summarise(game, traj)
 

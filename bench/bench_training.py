@@ -20,7 +20,7 @@ one environment, i.e. ``act_every`` = 10 stakeholder rounds of that environment.
      batch 256, seed 0) is trained in chunks of ``model.learn(chunk, reset_num_timesteps=False)``;
      after each chunk the current policy is saved with a config.json as train.py writes it and run
      deterministically as `mediator.learned.LearnedMediator` through `envs.simulate.simulate` (Hedge
-     learners with the bounds of `envs.views.learner_bounds`, as `evaluate.run_dynamics` does). Its
+     learners with the bounds of `ActionCodec.learner_bounds`, as `evaluate.run_dynamics` does). Its
      long-run net welfare (`summarise`: mean of the last 20% of rounds) is placed on the scale from
      no mediation (0%) to the analytic restriction mediator (100%), both simulated once on the same
      rounds, seeds and random stream. The first chunk with gap closed >= 95% ends the run.
@@ -49,7 +49,7 @@ from envs.catalog import load_game  # noqa: E402
 from envs.game import DesignGame  # noqa: E402
 from envs.intervention import Intervention  # noqa: E402
 from envs.simulate import simulate, summarise  # noqa: E402
-from envs.views import MediatorVecEnv, learner_bounds  # noqa: E402
+from envs.views import MediatorVecEnv  # noqa: E402
 from mediator.analytic import restriction_mediator  # noqa: E402
 from mediator.learned import LearnedMediator  # noqa: E402
 from train import TrainConfig  # noqa: E402
@@ -144,7 +144,7 @@ def bench_throughput(game: DesignGame, c: TrainConfig, steps: int) -> tuple[list
 def evaluate_policy(game: DesignGame, c: TrainConfig, mediator, rounds: int, seeds: int, seed: int) -> float:
     """Long-run net welfare of ``mediator`` (an Intervention or a LearnedMediator) as evaluate.run_dynamics
     computes it: Hedge learners, bounds of the learned mediator's codec (default bounds for interventions)."""
-    bounds = None if isinstance(mediator, Intervention) else learner_bounds(game, mediator.codec)
+    bounds = None if isinstance(mediator, Intervention) else mediator.codec.learner_bounds()
     traj = simulate(game, mediator, learner_factory(c), rounds, seeds, seed, c.lam, bounds=bounds)
     return summarise(game, traj)["net"]
 

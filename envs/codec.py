@@ -45,6 +45,12 @@ class ActionCodec:
     def dim(self) -> int:
         return sum(self.sizes.values())
 
+    def learner_bounds(self) -> tuple[float, float]:
+        """Payoff range stakeholders normalise by: the game's, widened by the largest payment on offer."""
+        pays = "subsidize" in self.families or self.vouchers
+        budget = (self.game.scale if self.budget is None else self.budget) if pays else 0.0
+        return float(self.game.payoffs.min()), float(self.game.payoffs.max()) + max(budget, 1e-12)
+
     def decode(self, action: np.ndarray) -> Intervention:
         """The Intervention encoded by ``action`` (clipped to [-1, 1])."""
         x = np.clip(np.asarray(action, float).ravel(), -1.0, 1.0)

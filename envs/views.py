@@ -27,13 +27,6 @@ def mediator_observation(engine: Engine, t: int, rounds: int) -> np.ndarray:
     return np.concatenate([*engine.strategies(), progress], axis=1).astype(np.float32)
 
 
-def learner_bounds(game: DesignGame, codec: ActionCodec) -> tuple[float, float]:
-    """Payoff range learners normalise by: the game's, widened by the largest payment the codec can offer."""
-    pays = any(f in codec.families for f in ("subsidize",)) or codec.vouchers
-    budget = (game.scale if codec.budget is None else codec.budget) if pays else 0.0
-    return float(game.payoffs.min()), float(game.payoffs.max()) + max(budget, 1e-12)
-
-
 class MediatorVecEnv(VecEnv):
     """``num_envs`` copies of the meta-game with learning stakeholders, seen by a learning mediator."""
 
@@ -45,7 +38,7 @@ class MediatorVecEnv(VecEnv):
         self.game, self.factory = game, learner_factory
         self.rounds, self.act_every, self.lam = rounds, act_every, lam
         self.codec = ActionCodec(game, tuple(families), budget, vouchers)
-        self.bounds = learner_bounds(game, self.codec)
+        self.bounds = self.codec.learner_bounds()
         self.engine = Engine(game, None, batch=num_envs, lam=lam, seed=seed)
         obs_space = spaces.Box(0.0, 1.0, (sum(game.shape) + 1,), np.float32)
         act_space = spaces.Box(-1.0, 1.0, (self.codec.dim,), np.float32)
