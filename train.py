@@ -156,10 +156,10 @@ def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, float],
             self.start, self.start_steps = time.perf_counter(), self.num_timesteps
 
         def _on_step(self) -> bool:
-            for key, values in self.training_env.get_attr("metrics")[0].items():
-                self.sums[key] = self.sums.get(key, 0.0) + float(np.nanmean(values)) if not np.isnan(values).all() \
-                    else self.sums.get(key, np.nan)
             self.count += 1
+            for key, values in self.training_env.get_attr("metrics")[0].items():
+                if not np.isnan(values).all():                 # obedience is NaN without recommendations
+                    self.sums[key] = self.sums.get(key, 0.0) + float(np.nanmean(values))
             return True
 
         def _on_rollout_end(self) -> None:
@@ -193,8 +193,12 @@ def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, float],
     class CheckpointCallback(BaseCallback):
         """Every ``checkpoint_every`` steps: write then rename, keep the last ``keep_checkpoints``."""
 
+        def _on_training_start(self) -> None:
+            self.next = (self.num_timesteps // c.checkpoint_every + 1) * c.checkpoint_every
+
         def _on_step(self) -> bool:
-            if self.num_timesteps // c.checkpoint_every > (self.num_timesteps - self.training_env.num_envs) // c.checkpoint_every:
+            if self.num_timesteps >= self.next:
+                self.next += c.checkpoint_every
                 save_atomic(self.model, folder / "checkpoints" / f"step_{self.num_timesteps}.zip")
                 old = sorted((folder / "checkpoints").glob("step_*.zip"), key=lambda p: int(p.stem.split("_")[1]))
                 for path in old[:-c.keep_checkpoints]:

@@ -94,6 +94,8 @@ class DesignEnv(ParallelEnv):
         return self._observations(), {a: {} for a in self.agents}
 
     def step(self, actions: dict):
+        if not self.agents:
+            raise RuntimeError("the episode is over; call reset() before step()")
         profile = np.array([[actions.get(name, -1) for name in self.stakeholders]], dtype=np.int64)
         self.last = self.engine.play(profile)
         self.t += 1
