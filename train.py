@@ -11,7 +11,6 @@ the same learner dynamics).
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -241,6 +240,13 @@ def reference_values(game: DesignGame, c: TrainConfig) -> tuple[float, float, di
     return none, best, mediators
 
 
+def stakeholder_factory(c: TrainConfig):
+    """The learners a mediator trains over: contextual, with trust 0.5, when it may recommend."""
+    recommends = "recommend" in c.families
+    return lambda i, k, batch, bounds: make_learner(c.stakeholders, k, batch, bounds=bounds, contextual=recommends,
+                                                    **({"trust": 0.5} if recommends else {}))
+
+
 def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: Path | None) -> Path:
     import torch
     from stable_baselines3 import PPO
@@ -249,10 +255,7 @@ def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: P
     from envs.views import MediatorVecEnv
 
     torch.set_num_threads(1)
-    factory = lambda i, k, batch, bounds: make_learner(c.stakeholders, k, batch, bounds=bounds,  # noqa: E731
-                                                       contextual="recommend" in c.families,
-                                                       **({"trust": 0.5} if "recommend" in c.families else {}))
-    venv = VecMonitor(MediatorVecEnv(game, factory, c.num_envs, c.rounds, c.act_every, c.families, c.lam,
+    venv = VecMonitor(MediatorVecEnv(game, stakeholder_factory(c), c.num_envs, c.rounds, c.act_every, c.families, c.lam,
                                      c.budget, seed=c.seed))
     steps_per_rollout = max(64, 1024 // c.num_envs) * c.num_envs
     if checkpoint is None:

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from tables import print_table  # noqa: E402
+from tables import fmt_rate, print_table  # noqa: E402
 
 import envs  # noqa: E402
 from agents.no_regret import make_learner  # noqa: E402
@@ -64,14 +64,6 @@ WARMUP = 50             # rounds played (untimed) before each timed run
 
 
 # --------------------------------------------------------------------------- helpers
-def fmt_rate(x: float) -> str:
-    if x >= 1e6:
-        return f"{x / 1e6:.2f} M"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f} k"
-    return f"{x:.0f}"
-
-
 def timed(make_runner: Callable[[], Callable[[int], None]], rounds: int, repeat: int) -> float:
     """Median wall time of ``runner(rounds)``; each repetition builds a fresh runner and warms it up."""
     times = []

@@ -42,9 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from tables import print_table  # noqa: E402
+from tables import fmt_rate, print_table  # noqa: E402
 
-from agents.no_regret import make_learner  # noqa: E402
 from envs.catalog import load_game  # noqa: E402
 from envs.game import DesignGame  # noqa: E402
 from envs.intervention import Intervention  # noqa: E402
@@ -52,7 +51,7 @@ from envs.simulate import simulate, summarise  # noqa: E402
 from envs.views import MediatorVecEnv  # noqa: E402
 from mediator.analytic import restriction_mediator  # noqa: E402
 from mediator.learned import LearnedMediator  # noqa: E402
-from train import TrainConfig  # noqa: E402
+from train import TrainConfig, stakeholder_factory  # noqa: E402
 
 GAME = "example1"
 NUM_ENVS = (1, 4, 16, 64)
@@ -68,26 +67,11 @@ BUDGETS = {
 
 
 # --------------------------------------------------------------------------- helpers
-def fmt_rate(x: float) -> str:
-    if x >= 1e6:
-        return f"{x / 1e6:.2f} M"
-    if x >= 1e3:
-        return f"{x / 1e3:.2f} k"
-    return f"{x:.0f}"
-
-
-def learner_factory(c: TrainConfig):
-    """train.py's stakeholder factory for config ``c``."""
-    return lambda i, k, batch, bounds: make_learner(c.stakeholders, k, batch, bounds=bounds,  # noqa: E731
-                                                    contextual="recommend" in c.families,
-                                                    **({"trust": 0.5} if "recommend" in c.families else {}))
-
-
 def make_venv(game: DesignGame, c: TrainConfig, num_envs: int):
     """The mediator's VecEnv exactly as train.py builds it."""
     from stable_baselines3.common.vec_env import VecMonitor
 
-    return VecMonitor(MediatorVecEnv(game, learner_factory(c), num_envs, c.rounds, c.act_every, c.families,
+    return VecMonitor(MediatorVecEnv(game, stakeholder_factory(c), num_envs, c.rounds, c.act_every, c.families,
                                      c.lam, c.budget, seed=c.seed))
 
 
@@ -145,7 +129,7 @@ def evaluate_policy(game: DesignGame, c: TrainConfig, mediator, rounds: int, see
     """Long-run net welfare of ``mediator`` (an Intervention or a LearnedMediator) as evaluate.run_dynamics
     computes it: Hedge learners, bounds of the learned mediator's codec (default bounds for interventions)."""
     bounds = None if isinstance(mediator, Intervention) else mediator.codec.learner_bounds()
-    traj = simulate(game, mediator, learner_factory(c), rounds, seeds, seed, c.lam, bounds=bounds)
+    traj = simulate(game, mediator, stakeholder_factory(c), rounds, seeds, seed, c.lam, bounds=bounds)
     return summarise(game, traj)["net"]
 
 

@@ -18,3 +18,12 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
     for r in cells[1:]:
         print(line(r))
     print()
+
+
+def fmt_rate(x: float) -> str:
+    """A rate with a k / M suffix."""
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} M"
+    if x >= 1e3:
+        return f"{x / 1e3:.2f} k"
+    return f"{x:.0f}"
