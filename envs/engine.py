@@ -76,6 +76,18 @@ class Engine:
     # ----------------------------------------------------------------- intervention
     def set_intervention(self, intervention: Intervention, games: slice | np.ndarray = slice(None)) -> None:
         """Put ``intervention`` in force for the selected games (all by default) from the next round on."""
+        self._write(intervention, games)
+        self._refresh()
+
+    def set_interventions(self, interventions: Sequence[Intervention]) -> None:
+        """Put one intervention per game in force (a mediator policy's decisions for the batch)."""
+        if len(interventions) != self.batch:
+            raise ValueError(f"{self.batch} games need {self.batch} interventions, got {len(interventions)}")
+        for b, intervention in enumerate(interventions):
+            self._write(intervention, b)
+        self._refresh()
+
+    def _write(self, intervention: Intervention, games: slice | np.ndarray | int) -> None:
         intervention.validate(self.game)
         B, n, K = self.batch, self.n, self.K
         if not hasattr(self, "masks"):
@@ -91,6 +103,9 @@ class Engine:
         rec = intervention.recommendation
         self.has_rec[games] = rec is not None
         self.rec_cdf[games] = 0.0 if rec is None else np.cumsum(rec.ravel())
+
+    def _refresh(self) -> None:
+        """Which payments exist anywhere in the batch (the round skips what does not)."""
         self.any_transfers, self.any_vouchers = bool(self.transfers.any()), bool(self.vouchers.any())
 
     @property

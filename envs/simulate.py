@@ -64,8 +64,7 @@ def simulate(game: DesignGame, mediator: Mediator, learner_factory: LearnerFacto
     for t in tqdm(range(rounds), desc=progress, disable=None if progress else True, leave=False, mininterval=0.5):
         if policy is not None and t % policy.act_every == 0:
             engine.draw_recommendations()
-            for b, intervention in enumerate(policy.interventions(mediator_observation(engine, t, policy.rounds))):
-                engine.set_intervention(intervention, games=np.array([b]))
+            engine.set_interventions(policy.interventions(mediator_observation(engine, t, policy.rounds)))
             recommends = recommends or bool(engine.has_rec.any())
         r = engine.step()
         series[:, t] = r.gross, r.net, r.paid, r.obeyed.mean(axis=1)

@@ -21,10 +21,16 @@ from envs.intervention import Intervention
 from envs.learner import LearnerFactory
 
 
-def mediator_observation(engine: Engine, t: int, rounds: int) -> np.ndarray:
+def mediator_observation(engine: Engine, t: int, rounds: int,
+                         strategies: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """(B, sum_i k_i + 1): the stakeholders' masked mixed strategies and the progress min(t / rounds, 1)."""
     progress = np.full((engine.batch, 1), min(t / rounds, 1.0))
-    return np.concatenate([*engine.strategies(), progress], axis=1).astype(np.float32)
+    return np.concatenate([*(strategies or engine.strategies()), progress], axis=1).astype(np.float32)
+
+
+def _entropy(strategies: Sequence[np.ndarray]) -> np.ndarray:
+    """Mean over stakeholders of the entropy (nats) of their strategies, per env."""
+    return np.mean([-(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1) for p in strategies], axis=0)
 
 
 class MediatorVecEnv(VecEnv):
@@ -59,31 +65,26 @@ class MediatorVecEnv(VecEnv):
         self._actions = np.asarray(actions)
 
     def step_wait(self):
-        for b, action in enumerate(self._actions):
-            self.engine.set_intervention(self.codec.decode(action), games=np.array([b]))
+        self.engine.set_interventions([self.codec.decode(action) for action in self._actions])
         totals = np.zeros((5, self.num_envs))
         for _ in range(self.act_every):
             r = self.engine.step()
             totals += np.stack([r.gross, r.net, r.paid, r.obeyed.mean(axis=1), self.engine.has_rec.astype(float)])
         self.t += self.act_every
         gross, net, paid, obeyed, recommended = totals / self.act_every
+        strategies = self.engine.strategies()
         self.metrics = {"gross_welfare": gross, "net_welfare": net, "transfers_per_round": paid,
                         "obedience_rate": np.where(recommended > 0, obeyed, np.nan),
-                        "strategy_entropy": self._entropy()}
+                        "strategy_entropy": _entropy(strategies)}
         rewards = (net / self.game.scale).astype(np.float32)
         done = self.t >= self.rounds
-        obs = mediator_observation(self.engine, self.t, self.rounds)
+        obs = mediator_observation(self.engine, self.t, self.rounds, strategies)
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if done:
             for b, info in enumerate(infos):
                 info["terminal_observation"] = obs[b]
             obs = self.reset()
         return obs, rewards, np.full(self.num_envs, done), infos
-
-    def _entropy(self) -> np.ndarray:
-        """Mean over stakeholders of the entropy (nats) of their current strategies, per env."""
-        ent = [-(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1) for p in self.engine.strategies()]
-        return np.mean(ent, axis=0)
 
     def close(self) -> None:
         pass

@@ -18,7 +18,7 @@ from scipy.optimize import linprog
 from envs.game import DesignGame, welfare_of
 from envs.intervention import Intervention
 from mediator.equilibria import (
-    CertificateError, CorrelatedOutcome, NashEquilibrium, _clean_distribution, _tol, check_correlated,
+    CertificateError, CorrelatedOutcome, NashEquilibrium, _clean_distribution, _tol, check_correlated, check_nash,
     correlated_equilibrium, nash_equilibria, obedience_matrix, pure_nash,
 )
 
@@ -212,7 +212,6 @@ def restriction_mediator(game: DesignGame, objective: str = "utilitarian",
 def _check_restriction(game: DesignGame, out: RestrictedOutcome) -> None:
     """Certificate: every reported equilibrium is one of the restricted game, and no player uses a forbidden design."""
     sub = game.restrict(out.masks)
-    from mediator.equilibria import check_nash
     for e in out.equilibria:
         if any((s[~m] > 0).any() for s, m in zip(e.strategies, out.masks)):
             raise CertificateError("an equilibrium of the restricted game uses a forbidden design")
