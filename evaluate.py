@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from agents.dynamics import run_learners
 from agents.no_regret import LEARNERS, make_learner
 from envs.catalog import load_game
 from envs.intervention import Intervention
-from envs.simulate import Mediator, simulate, summarise
+from envs.simulate import Mediator, gap_closed, summarise
 from envs.game import OBJECTIVES, DesignGame, GameError
-from envs.io import atomic_write_text
+from envs.io import atomic_write_text, atomic_write_with
 from mediator.analysis import analyze
 from mediator.analytic import analytic_mediators
 from mediator.learned import LearnedMediator
 from mediator.equilibria import CertificateError
+from sweep import BACKENDS, SweepSpecError, load_spec, run_sweep
 
 EXIT_BAD_INPUT = 2
 
@@ -78,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mediator", action="append", default=[], metavar="MODEL.zip",
                    help="a learned mediator (train.py's final.zip or a checkpoint) to compare; repeatable")
     p.add_argument("--decimals", type=int, default=2, help="decimals in printed tables (default 2)")
+    s = p.add_argument_group("sweeps", "many games x learners x mediators x seeds (settings come from SPEC)")
+    s.add_argument("--sweep", metavar="SPEC", help="run the sweep a YAML or JSON file describes (examples/sweep.yaml)")
+    s.add_argument("--out", metavar="DIR", help="sweep output folder; an existing one is resumed "
+                                                "(default sweeps/<SPEC name>)")
+    s.add_argument("--backend", default="local", choices=BACKENDS,
+                   help="local: a process pool on this machine (default); ray: a Ray runtime")
+    s.add_argument("--workers", type=int, default=None, help="parallel tasks (default: one per core)")
+    s.add_argument("--ray-address", metavar="ADDR", help="join this Ray cluster (ray://host:10001 or auto) "
+                                                         "instead of starting a local runtime")
     return p
 
 
@@ -197,20 +207,8 @@ def run_dynamics(game: DesignGame, report: dict, mediators: dict[str, Mediator],
     """Every mediator through the same engine, learners and seeds; fills each ``dynamic`` object."""
     report["learners"] = learners
     for name, mediator in mediators.items():
-        recommends = (mediator.recommendation is not None if isinstance(mediator, Intervention)
-                      else "recommend" in mediator.codec.families)
-        ctx = contextual == "on" or (contextual == "auto" and recommends)
-        options = {"trust": trust} if ctx else {}
-        factory = lambda i, k, batch, bounds: make_learner(learners, k, batch, contextual=ctx,  # noqa: E731
-                                                           bounds=bounds, **options)
-        bounds = None if isinstance(mediator, Intervention) else mediator.codec.learner_bounds()
-        traj = simulate(game, mediator, factory, rounds, seeds, seed, lam, progress=name, bounds=bounds)
+        traj = run_learners(game, mediator, learners, rounds, seeds, seed, lam, contextual, trust, progress=name)
         report["mediators"].setdefault(name, {})["dynamic"] = summarise(game, traj)
-
-
-def gap_closed(net: float, none: float, best: float) -> float | None:
-    """Share of the gap between no mediation and the best analytic mediator that ``net`` closes."""
-    return None if best - none <= 1e-12 else (net - none) / (best - none)
 
 
 #: The analytic mediator each learned-mediator family is measured against.
@@ -256,17 +254,38 @@ def plot_dynamics(report: dict, path: str) -> None:
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
+        atomic_write_with(path, fig.savefig)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    """``--sweep``: run or resume it, print the Markdown summary; exit 1 if any task failed."""
+    if args.json or args.plot or args.mediator:
+        raise UsageError("--json, --plot and --mediator do not apply to --sweep (list learned mediators in SPEC)")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.ray_address and args.backend != "ray":
+        raise UsageError("--ray-address needs --backend ray")
+    spec = load_spec(args.sweep)
+    out = Path(args.out or Path("sweeps") / Path(args.sweep).stem)
+    summary = run_sweep(spec, out, args.backend, args.workers, args.ray_address)
+    print((out / "summary.md").read_text(encoding="utf-8"))
+    print(f"results in {out}/: results.csv, summary.json, summary.md, figures/")
+    failed = summary["tasks"]["failed"]
+    if failed:
+        print(f"evaluate.py: {failed} of {summary['tasks']['total']} tasks failed (listed in {out}/summary.md)",
+              file=sys.stderr)
+    return 1 if failed else 0
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.sweep:
+        return run_sweep_command(args)
+    if args.out or args.ray_address or args.workers is not None or args.backend != "local":
+        raise UsageError("--out, --backend, --workers and --ray-address need --sweep")
     check_args(args)
     game = load_game(args.game)
     mediators = analytic_mediators(game, args.objective, args.lam, args.margin, args.voucher_margin)
@@ -297,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 2 for bad input, exit 1 for a failed certificate."""
     try:
         return run(argv)
-    except (UsageError, GameError) as e:
+    except (UsageError, GameError, SweepSpecError) as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CertificateError as e:

@@ -81,6 +81,19 @@ def atomic_write_text(path: PathLike, text: str) -> Path:
     return path
 
 
+def atomic_write_with(path: PathLike, write: Callable[[Path], object]) -> Path:
+    """Atomically create ``path`` with a writer that takes a file name (``fig.savefig``, ``model.save``):
+    it writes a hidden temporary file with the same suffix in the same directory, which is then renamed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def _write(path: PathLike, make_text: Callable[[], str]) -> Path:
     """Atomically write ``make_text()`` to ``path``; any failure becomes a GameFileError."""
     try:

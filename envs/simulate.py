@@ -98,6 +98,11 @@ def convergence_round(curve: np.ndarray, target: float, tolerance: float = 0.01)
     return int(last[-1] + 2) if last.size else 1
 
 
+def gap_closed(net: float, none: float, best: float) -> float | None:
+    """Share of the gap between no mediation and the best analytic mediator that ``net`` closes."""
+    return None if best - none <= 1e-12 else (net - none) / (best - none)
+
+
 def summarise(game: DesignGame, traj: Trajectory, tail: float = 0.2, points: int = 100) -> dict:
     """The report's ``dynamic`` object: long-run welfare with 95% intervals over seeds, transfers,
     convergence, final strategies and (with a recommendation) the obedience rate."""

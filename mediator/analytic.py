@@ -522,10 +522,25 @@ def vouchers_mediator(game: DesignGame, lam: float = 1.0, objective: str = "util
 
 
 # =========================================================================== all of them
+#: The analytic mediator families, in the report's order.
+ANALYTIC = ("restriction", "payments", "correlation", "vouchers")
+
+
+def analytic_mediator(name: str, game: DesignGame, objective: str = "utilitarian", lam: float = 1.0,
+                      margin: float | None = None, voucher_margin: float = 0.0) -> MediatorResult:
+    """The analytic mediator of family ``name`` (one of ANALYTIC) for ``game``."""
+    if name == "restriction":
+        return restriction_mediator(game, objective)
+    if name == "payments":
+        return payments_mediator(game, objective, lam, margin)
+    if name == "correlation":
+        return correlation_mediator(game, objective)
+    if name == "vouchers":
+        return vouchers_mediator(game, lam, objective, voucher_margin)
+    raise ValueError(f"unknown analytic mediator {name!r}; known: {', '.join(ANALYTIC)}")
+
+
 def analytic_mediators(game: DesignGame, objective: str = "utilitarian", lam: float = 1.0,
                        margin: float | None = None, voucher_margin: float = 0.0) -> dict[str, MediatorResult]:
     """Every analytic mediator family for ``game``, keyed by the report's mediator names."""
-    return {"restriction": restriction_mediator(game, objective),
-            "payments": payments_mediator(game, objective, lam, margin),
-            "correlation": correlation_mediator(game, objective),
-            "vouchers": vouchers_mediator(game, lam, objective, voucher_margin)}
+    return {name: analytic_mediator(name, game, objective, lam, margin, voucher_margin) for name in ANALYTIC}
