@@ -180,3 +180,18 @@ def test_yaml_spec_with_a_generator_grid(tmp_path):
 def test_sweep_flags_need_sweep(capsys):
     assert evaluate.main(["--game", "bos", "--backend", "ray"]) == 2
     assert "need --sweep" in capsys.readouterr().err
+
+
+def test_a_learned_mediator_runs_in_a_sweep_and_refuses_another_game(tmp_path):
+    train = subprocess.run([sys.executable, str(ROOT / "train.py"), "--run-name", "tiny", "--runs-dir", str(tmp_path),
+                            "--total-steps", "256", "--num-envs", "4", "--rounds", "40", "--eval-rounds", "100",
+                            "--eval-seeds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert train.returncode == 0, train.stderr
+    spec = load_spec(write_spec(tmp_path, games=["example1", "bos"], learners=["hedge"],
+                                mediators=["none", "restriction", "tiny/final.zip"], seeds=2, rounds=100))
+    summary = run_sweep(spec, tmp_path / "out", workers=2, progress=False)
+    learned = summary["results"]["example1"]["learned:tiny/final.zip"]["hedge"]
+    assert learned["seeds"] == 2 and learned["gap_closed"] is not None
+    assert [f["key"] for f in summary["failures"]] == ["bos|hedge|learned:tiny/final.zip|0",
+                                                       "bos|hedge|learned:tiny/final.zip|1"]
+    assert all("trained on designs" in f["error"] for f in summary["failures"])
