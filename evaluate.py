@@ -18,17 +18,20 @@ from typing import Sequence
 
 import numpy as np
 
-from agents.dynamics import run_learners
+from agents.dynamics import learner_factory, recommends, run_learners
 from agents.no_regret import LEARNERS, make_learner
-from envs.catalog import load_game
+from envs.catalog import game_family, load_game
+from envs.codec import joint_bounds
 from envs.intervention import Intervention
-from envs.simulate import Mediator, gap_closed, summarise
+from envs.simulate import GAP_TOLERANCE, Mediator, gap_closed, simulate, summarise
 from envs.game import OBJECTIVES, DesignGame, GameError
 from envs.io import atomic_write_text, atomic_write_with
+from envs.logs import is_log_spec, load_log
 from mediator.analysis import analyze
-from mediator.analytic import analytic_mediators
+from mediator.analytic import analytic_mediator, analytic_mediators
 from mediator.learned import LearnedMediator
 from mediator.equilibria import CertificateError
+from mediator.robust import add_log_report
 from sweep import BACKENDS, SweepSpecError, load_spec, run_sweep
 
 EXIT_BAD_INPUT = 2
@@ -49,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--game", default="example1",
                    help="catalog spec (example1, example1:s_T=0.5, bos, random:n=3,k=4,seed=1, ...), "
-                        "a JSON game file, or a CSV pair p1.csv,p2.csv (default: example1)")
+                        "a JSON game file, a CSV pair p1.csv,p2.csv, or interaction logs glee:FOLDER / "
+                        "records:FILE.csv (default: example1)")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE")
     p.add_argument("--objective", default="utilitarian", choices=sorted(OBJECTIVES),
                    help="welfare objective (default: utilitarian)")
@@ -79,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mediator", action="append", default=[], metavar="MODEL.zip",
                    help="a learned mediator (train.py's final.zip or a checkpoint) to compare; repeatable")
     p.add_argument("--decimals", type=int, default=2, help="decimals in printed tables (default 2)")
+    p.add_argument("--generalize", type=int, default=0, metavar="N",
+                   help="evaluate the one --mediator (trained on a game family such as random:n=2,k=4) on N unseen "
+                        "games of --game's family next to no mediation and the analytic mediators")
+    p.add_argument("--bootstrap", type=int, default=200, metavar="N",
+                   help="bootstrap draws for a game estimated from logs (default 200; 0: none)")
     s = p.add_argument_group("sweeps", "many games x learners x mediators x seeds (settings come from SPEC)")
     s.add_argument("--sweep", metavar="SPEC", help="run the sweep a YAML or JSON file describes (examples/sweep.yaml)")
     s.add_argument("--out", metavar="DIR", help="sweep output folder; an existing one is resumed "
@@ -163,6 +172,71 @@ def render(game: DesignGame, report: dict, d: int) -> str:
     return "\n".join(out)
 
 
+def render_log(report: dict, d: int) -> str:
+    """The import and the estimated table of a game from logs: one row per observed pair, 95% intervals."""
+    log, (rows, cols), players = report["log"], report["designs"], report["players"]
+    u, se, n = (np.array(report[k], dtype=float) for k in ("payoffs", "payoff_stderr", "payoff_counts"))
+    ci = lambda i, r, c: (f"{u[i, r, c]:.{d}f} [{u[i, r, c] - 1.96 * se[i, r, c]:.{d}f}, "  # noqa: E731
+                          f"{u[i, r, c] + 1.96 * se[i, r, c]:.{d}f}]" if np.isfinite(se[i, r, c])
+                          else f"{u[i, r, c]:.{d}f}")
+    out = [f"Log {log['source']}: {log['games']} {log['format']} games read, {log['failed']} could not be read; "
+           f"{log['pairs_observed']} of {log['pairs']} ({players[0]}, {players[1]}) design pairs observed, "
+           f"{log['single_game_pairs']} of them with one game; adjustment for settings: {log['adjustment']}",
+           *[f"  skipped: {f}" for f in log["failures"][:5]], "",
+           "Estimated meta-game (mean utility [95% interval: 1.96 standard errors]; n = games):",
+           table([players[0], players[1], "n", f"u_{players[0]}", f"u_{players[1]}"],
+                 [[rows[r], cols[c], str(int(n[r, c])), ci(0, r, c), ci(1, r, c)] for r, c in np.argwhere(n > 0)]),
+           f"{int((n == 0).sum())} pairs have no game (null in the JSON report).", "",
+           f"Analysed game ({report['analysed']['method']}): {report['analysed']['note']}."]
+    return "\n".join(out)
+
+
+def render_generalization(report: dict, d: int) -> str:
+    """Per unseen game: no mediation, the analytic counterparts and the learned mediator; the mean gap closed."""
+    names = [k for k in report["games"][0] if k not in ("game", "best_analytic", "gap", "gap_closed", "matches_best")]
+    mean = report["mean_gap_closed"]
+    return "\n".join([
+        f"{report['model']} on {len(report['games'])} unseen games of {report['family']} (seeds from "
+        f"{report['first_seed']}; {report['learners']} stakeholders, {report['rounds']} rounds, {report['seeds']} "
+        f"seeds each; long-run net welfare):",
+        table(["game", *names, "gap closed"],
+              [[r["game"], *(f"{r[k]:.{d}f}" for k in names),
+                "no gap" if r["gap_closed"] is None else f"{r['gap_closed']:.1%}"] for r in report["games"]]),
+        f"mean gap closed over the {report['games_with_gap']} games with a gap: "
+        + ("n/a" if mean is None else f"{mean:.1%} (share of their summed gap: {report['share_of_total_gap']:.1%})")
+        + f"; as good as the best analytic mediator (within {GAP_TOLERANCE:.0%} of the payoff scale) on {report['matches_best']} "
+          f"of {len(report['games'])} games"])
+
+
+def render_bootstrap(report: dict, d: int) -> str:
+    """Equilibrium probabilities, mediator welfare spreads and the stable conclusions of the bootstrap."""
+    b = report["bootstrap"]
+    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
+    robust = b["robust_restriction"]
+    out = [f"Bootstrap ({b['draws']} draws, seed {b['seed']}; games resampled within each pair; {b['method']}):",
+           table(["profile", "P(pure Nash equilibrium)", "equilibrium at the estimate"],
+                 [[fmt_profile(e, d), pct(e["probability"]), "yes" if e["at_estimate"] else "no"]
+                  for e in b["equilibria"]]),
+           f"equilibrium set as at the estimate in {pct(b['equilibrium_set_probability'])} of draws; "
+           f"no pure equilibrium in {pct(b['no_pure_equilibrium'])}", "",
+           table(["mediator", "net at estimate", "mean", "10%", "90%", "min", "holds", ">= none"],
+                 [[name, *(f"{m[k]:.{d}f}" for k in ("net_at_estimate", "mean", "q10", "q90", "min")),
+                   pct(m["holds"]), pct(m["at_least_none"])] for name, m in b["mediators"].items()]),
+           f"robust restriction (best {pct(robust['quantile'])}-quantile welfare, {robust['search']}): allow "
+           + "; ".join(f"{p}: {', '.join(a)}" for p, a in zip(report["players"], robust["allowed"]))
+           + f"; quantile {robust['welfare_quantile']:.{d}f}, mean {robust['spread']['mean']:.{d}f}, "
+             f"at the estimate {robust['welfare_at_estimate']:.{d}f}"]
+    out += [f"only {f['tag']} for everyone: worst-equilibrium welfare {f['welfare_at_estimate']:.{d}f} at the "
+            f"estimate, {f['q10']:.{d}f} at the 10% quantile, at least no mediation in {pct(f['at_least_none'])}"
+            for f in b["only_tag"]]
+    for stable in (True, False):
+        out += ["", f"{'Stable' if stable else 'Unstable'} conclusions (in {'at least' if stable else 'under'} "
+                    f"{pct(b['threshold'])} of draws):"]
+        out += [f"  {c['statement']}: {pct(c['probability'])}" for c in b["conclusions"]
+                if c["stable"] == stable] or ["  none"]
+    return "\n".join(out + ([f"caveat: {b['caveat']}"] if "caveat" in b else []))
+
+
 # --------------------------------------------------------------------------- main
 def check_output_path(flag: str, path: str | None, suffix: str | None = None) -> None:
     """Fail before any work if an output cannot be written to ``path``."""
@@ -197,6 +271,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--rounds must be >= 0 and --seeds >= 1, got {args.rounds} and {args.seeds}")
     if (args.plot or args.mediator) and args.rounds == 0:
         raise UsageError("--plot and --mediator need learning dynamics (--rounds > 0)")
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    if args.generalize < 0 or (args.generalize and len(args.mediator) != 1):
+        raise UsageError("--generalize N needs N >= 0 and exactly one --mediator")
     check_output_path("--json", args.json)
     check_output_path("--plot", args.plot, ".png")
 
@@ -220,19 +298,72 @@ def counterparts(families: Sequence[str]) -> set[str]:
     return {COUNTERPART[f] for f in families} | ({"vouchers"} if "recommend" in families else set())
 
 
-def learned_summary(dynamic: dict, report: dict, families: Sequence[str] = tuple(COUNTERPART)) -> dict:
+def learned_summary(dynamic: dict, report: dict, families: Sequence[str] = tuple(COUNTERPART),
+                    scale: float = 0.0) -> dict:
     """A learned mediator's entry: its long-run values, and the share of the gap between no mediation
-    and the best analytic counterpart of its families it closes on the same dynamics."""
+    and the best analytic counterpart of its families it closes on the same dynamics (``gap_closed`` is
+    None when that gap is within GAP_TOLERANCE x ``scale``; ``matches_best`` then says whether it keeps up)."""
     allowed = counterparts(families)
     analytic = {k: m["dynamic"]["net"] for k, m in report["mediators"].items()
                 if k in allowed and "dynamic" in m}
     best = max(analytic, key=analytic.get)
     none = report["mediators"]["none"]["dynamic"]["net"]
+    tolerance = max(GAP_TOLERANCE * scale, 1e-12)
+    closed = gap_closed(dynamic["net"], none, analytic[best], tolerance)
+    explanation = (f"Learned PPO mediator: long-run net welfare {dynamic['net']:.4g} on the same dynamics "
+                   f"(no mediation {none:.4g}, best analytic {best} {analytic[best]:.4g}).")
+    if closed is None:
+        explanation += (f" No gap to close (within the tolerance {tolerance:.3g}); the learned mediator is "
+                        f"{analytic[best] - dynamic['net']:.3g} below the best analytic one.")
     return {"welfare": dynamic["welfare"], "transfers": dynamic["transfers_per_round"], "net": dynamic["net"],
-            "payoffs": dynamic["payoffs"], "best_analytic": best,
-            "gap_closed": gap_closed(dynamic["net"], none, analytic[best]),
-            "explanation": f"Learned PPO mediator: long-run net welfare {dynamic['net']:.4g} on the same dynamics "
-                           f"(no mediation {none:.4g}, best analytic {best} {analytic[best]:.4g})."}
+            "payoffs": dynamic["payoffs"], "best_analytic": best, "gap": analytic[best] - none,
+            "gap_tolerance": tolerance, "gap_closed": closed,
+            "matches_best": bool(dynamic["net"] >= analytic[best] - tolerance), "explanation": explanation}
+
+
+#: Training draws a game family's seeds 0, 1, 2, ... in order; unseen games for generalisation start here.
+UNSEEN_SEED = 10**9
+
+
+def generalization(spec: str, model: str | Path, learners: str, games: int, rounds: int, seeds: int,
+                   seed: int = 0, lam: float = 1.0, trust: float = 0.5) -> dict:
+    """A game-conditioned mediator on ``games`` unseen games of its family next to no mediation and its
+    families' analytic counterparts, on identical dynamics (all games' seeds in one batch); gap closed per game."""
+    family = game_family(spec)
+    if family is None:
+        raise UsageError(f"--generalize needs a game family (a random-game spec without seed), got {spec!r}")
+    drawn = [family(UNSEEN_SEED + j) for j in range(games)]
+    batch = [g for g in drawn for _ in range(seeds)]
+    policy = LearnedMediator(model, drawn[0], games=batch)
+    if not policy.conditioned:
+        raise UsageError(f"{model}: trained on one game, not on a game family")
+    names = sorted(counterparts(policy.codec.families))
+    fixed = [{k: analytic_mediator(k, g, lam=lam).intervention for k in names} for g in drawn]
+    compared = {"none": [Intervention()] * len(batch), **{k: [f[k] for f in fixed for _ in range(seeds)] for k in names},
+                "learned": policy}
+    nets = {}
+    for name, mediator in compared.items():
+        ctx = recommends(policy) if name == "learned" else any(iv.recommendation is not None for iv in mediator)
+        traj = simulate(drawn[0], mediator, learner_factory(learners, ctx, trust), rounds, len(batch), seed, lam,
+                        progress=name, bounds=joint_bounds(policy.codecs) if name == "learned" else None,
+                        payoffs=np.stack([g.payoffs for g in batch]))
+        nets[name] = [summarise(g, traj.copies(slice(j * seeds, (j + 1) * seeds)))["net"] for j, g in enumerate(drawn)]
+    rows = []
+    for j, g in enumerate(drawn):
+        net = {k: nets[k][j] for k in compared}
+        best = max(names, key=net.get)
+        tolerance = GAP_TOLERANCE * g.scale
+        rows.append({"game": g.name, **net, "best_analytic": best, "gap": net[best] - net["none"],
+                     "gap_closed": gap_closed(net["learned"], net["none"], net[best], tolerance),
+                     "matches_best": bool(net["learned"] >= net[best] - tolerance)})
+    closed = [r["gap_closed"] for r in rows if r["gap_closed"] is not None]
+    total = {k: float(np.sum([r[k] for r in rows if r["gap_closed"] is not None])) for k in ("learned", "none", "gap")}
+    return {"family": spec, "model": str(model), "learners": learners, "rounds": rounds, "seeds": seeds,
+            "first_seed": UNSEEN_SEED, "games": rows, "games_with_gap": len(closed),
+            "mean_gap_closed": float(np.mean(closed)) if closed else None,
+            "share_of_total_gap": (total["learned"] - total["none"]) / total["gap"] if closed else None,
+            "matches_best": sum(r["matches_best"] for r in rows),
+            "mean_net": {k: float(np.mean(v)) for k, v in nets.items()}}
 
 
 def plot_dynamics(report: dict, path: str) -> None:
@@ -287,7 +418,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.out or args.ray_address or args.workers is not None or args.backend != "local":
         raise UsageError("--out, --backend, --workers and --ray-address need --sweep")
     check_args(args)
-    game = load_game(args.game)
+    if args.generalize:
+        report = generalization(args.game, args.mediator[0], args.learners, args.generalize, args.rounds, args.seeds,
+                                args.seed, args.lam, args.trust)
+        print(render_generalization(report, args.decimals))
+        if args.json:
+            atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        return 0
+    loaded = load_log(args.game) if is_log_spec(args.game) else None
+    game = loaded.game if loaded else load_game(args.game)
     mediators = analytic_mediators(game, args.objective, args.lam, args.margin, args.voucher_margin)
     report = analyze(game, mixed=args.mixed, objective=args.objective, lam=args.lam, margin=args.margin,
                      mediators=mediators)
@@ -301,8 +440,13 @@ def run(argv: Sequence[str] | None = None) -> int:
                      args.contextual, args.trust)
         for name, policy in learned.items():
             report["mediators"][name].update(learned_summary(report["mediators"][name]["dynamic"], report,
-                                                             policy.codec.families))
-    print(render(game, report, args.decimals))
+                                                             policy.codec.families, game.scale))
+    text = render(game, report, args.decimals)
+    if loaded:
+        add_log_report(report, loaded, mediators, args.bootstrap, args.seed, args.lam)
+        text = "\n\n".join([render_log(report, args.decimals), text]
+                            + ([render_bootstrap(report, args.decimals)] if "bootstrap" in report else []))
+    print(text)
     if args.plot:
         plot_dynamics(report, args.plot)
         print(f"plot written to {args.plot}")

@@ -2,6 +2,7 @@
 
     python train.py                                   # PPO mediator over Hedge stakeholders on example1
     python train.py --game bos --families recommend --total-steps 100000
+    python train.py --game random:n=2,k=4 --total-steps 200000   # a game-conditioned mediator (a game family)
     python train.py --resume runs/example1-s0-20261122-031500
     tensorboard --logdir runs
 
@@ -23,12 +24,12 @@ from typing import Sequence
 import numpy as np
 
 from agents.no_regret import LEARNERS, make_learner
-from envs.catalog import load_game
-from envs.codec import FAMILIES
+from envs.catalog import game_family, load_game
+from envs.codec import FAMILIES, SUBSIDIES
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
 from envs.io import atomic_write_text
-from evaluate import OneLineParser, UsageError, counterparts, learned_summary, run_dynamics
+from evaluate import OneLineParser, UsageError, counterparts, generalization, learned_summary, run_dynamics
 from mediator.analytic import analytic_mediators, worst_equilibrium_welfare
 from mediator.learned import LearnedMediator, LearnedMediatorError
 
@@ -47,6 +48,7 @@ class TrainConfig:
     act_every: int = 10                       # rounds between mediator decisions
     lam: float = 1.0
     budget: float | None = None               # largest payment per player and profile (default: payoff scale)
+    subsidy: str = "incentive"                # subsidize: multiples of k-implementation amounts, or "profile"
     seed: int = 0
     run_name: str = ""
     runs_dir: str = "runs"
@@ -54,8 +56,11 @@ class TrainConfig:
     keep_checkpoints: int = 3
     eval_rounds: int = 20_000
     eval_seeds: int = 5
+    generalize: int = 20                      # with a game family (random spec without seed): unseen games evaluated
     learning_rate: float = 3e-4
     ent_coef: float = 0.0
+    net_arch: tuple[int, ...] = (64, 64)      # hidden layers of the policy and value networks (SB3's default)
+    log_std_init: float = 0.0                 # initial log standard deviation of the Gaussian actions
     designs: list = field(default_factory=list)   # filled from the game: a model is tied to its designs
 
 
@@ -77,20 +82,41 @@ def parse_config(argv: Sequence[str] | None) -> tuple[TrainConfig, str | None]:
     p.add_argument("--act-every", type=int, default=d.act_every, help="rounds between mediator decisions")
     p.add_argument("--lambda", dest="lam", type=float, default=d.lam)
     p.add_argument("--budget", type=float, default=d.budget)
+    p.add_argument("--subsidy", default=d.subsidy, choices=SUBSIDIES,
+                   help="subsidize parameterisation: incentive (per player and design, a multiple of the "
+                        "k-implementation amounts; default) or profile (per player and profile)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--run-name", default="")
     p.add_argument("--runs-dir", default=d.runs_dir)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--net-arch", default=",".join(map(str, d.net_arch)),
+                   help="hidden layer sizes of the policy and value networks, comma-separated (default 64,64)")
+    p.add_argument("--log-std-init", type=float, default=d.log_std_init,
+                   help="initial log standard deviation of the mediator's Gaussian actions (default 0)")
     p.add_argument("--eval-rounds", type=int, default=d.eval_rounds)
     p.add_argument("--eval-seeds", type=int, default=d.eval_seeds)
+    p.add_argument("--generalize", type=int, default=d.generalize,
+                   help="with a game family such as random:n=2,k=4: unseen games in the final report (default 20)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     args = p.parse_args(argv)
     config = TrainConfig(**{k: getattr(args, k) for k in
                             ("game", "stakeholders", "mediator", "total_steps", "num_envs", "rounds", "act_every", "lam",
-                             "budget", "seed", "run_name", "runs_dir", "checkpoint_every", "eval_rounds",
-                             "eval_seeds")},
-                         families=tuple(f.strip() for f in args.families.split(",") if f.strip()))
+                             "budget", "subsidy", "seed", "run_name", "runs_dir", "checkpoint_every", "eval_rounds",
+                             "eval_seeds", "generalize", "log_std_init")},
+                         families=tuple(f.strip() for f in args.families.split(",") if f.strip()),
+                         net_arch=layer_sizes(args.net_arch))
     return config, args.resume
+
+
+def layer_sizes(text: str) -> tuple[int, ...]:
+    """``--net-arch 256,256`` as (256, 256); one clear error otherwise."""
+    try:
+        sizes = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"--net-arch must be positive integers separated by commas, got {text!r}")
+    return sizes
 
 
 def check_config(c: TrainConfig) -> None:
@@ -106,7 +132,9 @@ def check_config(c: TrainConfig) -> None:
             make_learner(c.stakeholders, 2, 1)
         except ValueError as e:
             raise UsageError(f"--stakeholders: {e}") from None
-    for name in ("total_steps", "num_envs", "rounds", "act_every", "checkpoint_every", "eval_seeds"):
+    if c.stakeholders == "ppo" and game_family(c.game):
+        raise UsageError(f"--game {c.game} is a game family: it trains a mediator, not --stakeholders ppo")
+    for name in ("total_steps", "num_envs", "rounds", "act_every", "checkpoint_every", "eval_seeds", "generalize"):
         if getattr(c, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(c, name)}")
     if c.act_every > c.rounds:
@@ -129,7 +157,8 @@ def load_resume(run_dir: str) -> tuple[TrainConfig, Path]:
     folder = Path(run_dir)
     try:
         raw = json.loads((folder / "config.json").read_text())
-        config = TrainConfig(**{**raw, "families": tuple(raw["families"])})
+        config = TrainConfig(**{"subsidy": "profile", **raw, "families": tuple(raw["families"]),
+                                "net_arch": tuple(raw.get("net_arch", TrainConfig.net_arch))})
     except FileNotFoundError:
         raise UsageError(f"--resume {run_dir}: no config.json (not a training run folder)") from None
     except (json.JSONDecodeError, TypeError, KeyError) as e:
@@ -255,12 +284,14 @@ def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: P
     from envs.views import MediatorVecEnv
 
     torch.set_num_threads(1)
+    family = game_family(c.game)
     venv = VecMonitor(MediatorVecEnv(game, stakeholder_factory(c), c.num_envs, c.rounds, c.act_every, c.families, c.lam,
-                                     c.budget, seed=c.seed))
+                                     c.budget, seed=c.seed, subsidy=c.subsidy, games=family))
     steps_per_rollout = max(64, 1024 // c.num_envs) * c.num_envs
     if checkpoint is None:
         model = PPO("MlpPolicy", venv, n_steps=steps_per_rollout // c.num_envs, batch_size=min(256, steps_per_rollout),
                     learning_rate=c.learning_rate, ent_coef=c.ent_coef, gamma=0.9, seed=c.seed, device="cpu",
+                    policy_kwargs={"net_arch": list(c.net_arch), "log_std_init": c.log_std_init},
                     tensorboard_log=str(folder / "tb"), verbose=0)
     else:
         try:
@@ -269,7 +300,7 @@ def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: P
             raise LearnedMediatorError(f"{checkpoint}: cannot resume from this checkpoint ({type(e).__name__})") from None
         if model.action_space.shape != venv.action_space.shape or model.observation_space.shape != venv.observation_space.shape:
             raise LearnedMediatorError(f"{checkpoint}: checkpoint does not match this run's game and families")
-    none, best, _ = reference_values(game, c)
+    none, best = (np.nan, np.nan) if family else reference_values(game, c)[:2]   # no one game to compare with
     remaining = c.total_steps - model.num_timesteps
     if remaining > 0:
         model.learn(remaining, callback=make_callbacks(c, folder, (none, best), c.total_steps),
@@ -280,7 +311,13 @@ def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: P
 
 
 def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict:
-    """The learned mediator next to the analytic ones on the same learner dynamics; report.json."""
+    """The learned mediator next to the analytic ones on the same learner dynamics (for a game family:
+    on ``generalize`` unseen games of it); report.json."""
+    if game_family(c.game):
+        report = generalization(c.game, final, c.stakeholders, c.generalize, c.eval_rounds, c.eval_seeds,
+                                c.seed + 1000, c.lam)
+        atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
+        return report
     _, _, mediators = reference_values(game, c)
     policy = LearnedMediator(final, game)
     report = {"game": game.name, "players": list(game.players), "designs": [list(d) for d in game.designs],
@@ -289,7 +326,7 @@ def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict
                 f"learned:{policy.name}": policy}
     run_dynamics(game, report, compared, c.stakeholders, c.eval_rounds, c.eval_seeds, c.seed + 1000, c.lam)
     report["mediators"][f"learned:{policy.name}"].update(
-        learned_summary(report["mediators"][f"learned:{policy.name}"]["dynamic"], report, c.families))
+        learned_summary(report["mediators"][f"learned:{policy.name}"]["dynamic"], report, c.families, game.scale))
     atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
     return report
 
@@ -314,15 +351,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, GameError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
-    learned = next(v for k, v in report["mediators"].items() if k.startswith("learned:"))
     print(f"\nrun folder: {folder}\n  TensorBoard: tensorboard --logdir {folder.parent}\n  final model: {final}"
-          f"\n  report: {folder / 'report.json'}")
-    print(f"long-run net welfare over {config.eval_seeds} seeds of {config.stakeholders} stakeholders: "
-          f"learned {learned['net']:.4f}; no mediation {report['mediators']['none']['dynamic']['net']:.4f}; "
-          f"best analytic ({learned['best_analytic']}) "
-          f"{report['mediators'][learned['best_analytic']]['dynamic']['net']:.4f}; gap closed "
-          + ("n/a" if learned["gap_closed"] is None else f"{learned['gap_closed']:.1%}"))
+          f"\n  report: {folder / 'report.json'}\n{outcome(config, report)}")
     return 0
+
+
+def outcome(c: TrainConfig, report: dict) -> str:
+    """One line: the learned mediator's long-run net welfare against no mediation and the best analytic one."""
+    if "mean_gap_closed" in report:
+        mean = report["mean_gap_closed"]
+        return (f"on {len(report['games'])} unseen games of {c.game} ({c.eval_seeds} seeds of {c.stakeholders} "
+                f"stakeholders each), mean long-run net welfare: "
+                + "; ".join(f"{k} {v:.4f}" for k, v in report["mean_net"].items())
+                + f"; mean gap closed over the {report['games_with_gap']} games with a gap: "
+                + ("n/a" if mean is None else f"{mean:.1%}"))
+    learned = next(v for k, v in report["mediators"].items() if k.startswith("learned:"))
+    best = report["mediators"][learned["best_analytic"]]["dynamic"]["net"]
+    closed = (f"gap closed {learned['gap_closed']:.1%}" if learned["gap_closed"] is not None else
+              f"no gap to close (best - none = {learned['gap']:.4f}, within the tolerance {learned['gap_tolerance']:.4f}); "
+              f"learned {'matches' if learned['matches_best'] else 'falls short of'} the best within that tolerance")
+    return (f"long-run net welfare over {c.eval_seeds} seeds of {c.stakeholders} stakeholders: "
+            f"learned {learned['net']:.4f}; no mediation {report['mediators']['none']['dynamic']['net']:.4f}; "
+            f"best analytic ({learned['best_analytic']}) {best:.4f}; {closed}")
 
 
 def train_stakeholders(c: TrainConfig, game: DesignGame, folder: Path) -> int:

@@ -259,13 +259,26 @@ def make_game(spec: str) -> DesignGame:
     return CATALOG[name](params)
 
 
+def game_family(spec: str) -> Callable[[int], DesignGame] | None:
+    """For a random-game spec without a seed (``random:n=2,k=4``), the map seed -> game; else None."""
+    name, params = parse_spec(spec)
+    if name != "random" or "seed" in params:
+        return None
+    _random_from_params(params)                       # bad parameters fail here, once
+    return lambda seed: _random_from_params({**params, "seed": str(seed)})
+
+
 def looks_like_file(spec: str) -> bool:
     """A game spec names a file when it ends in .json / .csv (a CSV pair is ``a.csv,b.csv``)."""
     return spec.lower().endswith((".json", ".csv"))
 
 
 def load_game(spec: str) -> DesignGame:
-    """A game from a catalog spec, a JSON game file, or a CSV pair ``p1.csv,p2.csv``."""
-    from envs.io import read_game  # local import keeps catalog usable without file support
+    """A game from a catalog spec, a JSON game file, a CSV pair ``p1.csv,p2.csv``, or interaction logs
+    (``glee:FOLDER``, ``records:FILE.csv``: the analysable game estimated from them, see envs/logs.py)."""
+    from envs.io import read_game  # local imports keep catalog usable without file support
+    from envs.logs import is_log_spec, load_log
 
+    if is_log_spec(spec):
+        return load_log(spec).game
     return read_game(spec) if looks_like_file(spec) else make_game(spec)

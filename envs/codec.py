@@ -2,14 +2,18 @@
 
 The enabled families each own a slice of the action vector:
 ``restrict`` (sum_i k_i entries: design d of player i is allowed when its entry is >= 0, and the
-player's highest entry is always allowed), ``subsidize`` (n K entries: t_i(a) = budget * max(x, 0)),
-``recommend`` (K entries: a softmax recommendation over profiles; with vouchers, n K more
-entries v_i(a) = budget * max(x, 0)). The zero action means "no restriction, no payment".
+player's highest entry is always allowed), ``subsidize`` (with ``subsidy="profile"``, n K entries:
+t_i(a) = budget * max(x, 0); with ``subsidy="incentive"``, sum_i k_i entries: player i is paid on
+design d's row a multiple 2 max(x_id, 0) of the k-implementation amount that makes d beat every
+alternative by the payments mediator's margin, capped at the budget), ``recommend`` (K entries: a
+softmax recommendation over profiles; with vouchers, n K more entries v_i(a) = budget * max(x, 0)).
+The zero action means "no restriction, no payment".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Iterable
 
 import numpy as np
 
@@ -17,6 +21,8 @@ from envs.game import DesignGame
 from envs.intervention import Intervention
 
 FAMILIES = ("restrict", "subsidize", "recommend")
+SUBSIDIES = ("profile", "incentive")
+INCENTIVE_MULTIPLE = 2.0      # the largest multiple of the k-implementation amount an incentive subsidy pays
 
 
 @dataclass(frozen=True)
@@ -28,16 +34,20 @@ class ActionCodec:
     budget: float | None = None      # largest payment per player and profile; default: payoff scale
     vouchers: bool = False
     temperature: float = 4.0         # softmax sharpness of recommendations
+    subsidy: str = "profile"         # parameterisation of ``subsidize``: "profile" or "incentive"
 
     def __post_init__(self) -> None:
         unknown = set(self.families) - set(FAMILIES)
         if unknown or not self.families:
             raise ValueError(f"mediator families must be among {', '.join(FAMILIES)}, got {list(self.families)}")
+        if self.subsidy not in SUBSIDIES:
+            raise ValueError(f"subsidy must be one of {', '.join(SUBSIDIES)}, got {self.subsidy!r}")
 
     @cached_property
     def sizes(self) -> dict[str, int]:
         g = self.game
-        size = {"restrict": sum(g.shape), "subsidize": g.n_players * g.n_profiles,
+        size = {"restrict": sum(g.shape),
+                "subsidize": sum(g.shape) if self.subsidy == "incentive" else g.n_players * g.n_profiles,
                 "recommend": g.n_profiles * (1 + (g.n_players if self.vouchers else 0))}
         return {f: size[f] for f in FAMILIES if f in self.families}
 
@@ -45,18 +55,32 @@ class ActionCodec:
     def dim(self) -> int:
         return sum(self.sizes.values())
 
+    @cached_property
+    def cap(self) -> float:
+        """The largest payment per player and profile: the budget (default: the payoff scale)."""
+        return self.game.scale if self.budget is None else self.budget
+
+    @cached_property
+    def incentive_amounts(self) -> np.ndarray:
+        """(n, k_1, ..., k_n): the most an incentive subsidy pays player i at profile a for design a_i."""
+        from mediator.analytic import default_margin, implementation_costs  # mediator builds on envs
+
+        return np.minimum(INCENTIVE_MULTIPLE * implementation_costs(self.game, default_margin(self.game)), self.cap)
+
     def learner_bounds(self) -> tuple[float, float]:
         """Payoff range stakeholders normalise by: the game's, widened by the largest payment on offer."""
-        pays = "subsidize" in self.families or self.vouchers
-        budget = (self.game.scale if self.budget is None else self.budget) if pays else 0.0
-        return float(self.game.payoffs.min()), float(self.game.payoffs.max()) + max(budget, 1e-12)
+        subsidy = 0.0
+        if "subsidize" in self.families:
+            subsidy = float(self.incentive_amounts.max()) if self.subsidy == "incentive" else self.cap
+        extra = max(subsidy, self.cap if self.vouchers else 0.0)
+        return float(self.game.payoffs.min()), float(self.game.payoffs.max()) + max(extra, 1e-12)
 
     def decode(self, action: np.ndarray) -> Intervention:
         """The Intervention encoded by ``action`` (clipped to [-1, 1])."""
         x = np.clip(np.asarray(action, float).ravel(), -1.0, 1.0)
         if x.shape != (self.dim,):
             raise ValueError(f"mediator action has {x.size} entries, expected {self.dim}")
-        g, budget = self.game, self.game.scale if self.budget is None else self.budget
+        g, budget = self.game, self.cap
         parts, start = {}, 0
         for family, size in self.sizes.items():
             parts[family], start = x[start:start + size], start + size
@@ -64,7 +88,11 @@ class ActionCodec:
         if "restrict" in parts:
             splits = np.split(parts["restrict"], np.cumsum(g.shape)[:-1])
             fields["allowed"] = tuple((s >= 0) | (np.arange(len(s)) == np.argmax(s)) for s in splits)
-        if "subsidize" in parts:
+        if "subsidize" in parts and self.subsidy == "incentive":
+            weights = np.split(np.maximum(parts["subsidize"], 0), np.cumsum(g.shape)[:-1])
+            fields["transfers"] = np.stack([self.incentive_amounts[i] * w.reshape((-1,) + (1,) * (g.n_players - 1 - i))
+                                            for i, w in enumerate(weights)])
+        elif "subsidize" in parts:
             fields["transfers"] = budget * np.maximum(parts["subsidize"], 0).reshape(g.payoffs.shape)
         if "recommend" in parts:
             logits = self.temperature * parts["recommend"][:g.n_profiles]
@@ -73,3 +101,9 @@ class ActionCodec:
             if self.vouchers:
                 fields["vouchers"] = budget * np.maximum(parts["recommend"][g.n_profiles:], 0).reshape(g.payoffs.shape)
         return Intervention(**fields)
+
+
+def joint_bounds(codecs: Iterable[ActionCodec]) -> tuple[float, float]:
+    """One payoff range covering every codec's learner bounds (learners of a batch of different games)."""
+    lows, highs = zip(*(codec.learner_bounds() for codec in codecs))
+    return min(lows), max(highs)

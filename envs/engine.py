@@ -67,11 +67,19 @@ class Engine:
             raise ValueError(f"batch must be >= 1, got {batch}")
         self.game, self.learners, self.batch, self.lam = game, learners, batch, lam
         self.n, self.shape, self.K = game.n_players, game.shape, game.n_profiles
-        self.flat_payoffs = game.payoffs.reshape(self.n, self.K)
+        self.set_payoffs(np.broadcast_to(game.payoffs, (batch, *game.payoffs.shape)))
         self.strides = np.array([int(np.prod(self.shape[i + 1:])) for i in range(self.n)])
         self.rng = np.random.default_rng(seed)
         self.set_intervention(Intervention())
         self.recommendation = np.tile(np.array(self.shape), (batch, 1))
+
+    def set_payoffs(self, payoffs: np.ndarray) -> None:
+        """One payoff tensor per game, (B, n, k_1, ..., k_n): each game of the batch may be a different
+        game of ``game``'s shape (``game`` then only fixes the shape and names)."""
+        payoffs = np.asarray(payoffs, dtype=float)
+        if payoffs.shape != (self.batch, *self.game.payoffs.shape):
+            raise ValueError(f"payoffs need shape {(self.batch, *self.game.payoffs.shape)}, got {payoffs.shape}")
+        self.flat_payoffs = payoffs.reshape(self.batch, self.n, self.K)      # (B, n, K)
 
     # ----------------------------------------------------------------- intervention
     def set_intervention(self, intervention: Intervention, games: slice | np.ndarray = slice(None)) -> None:
@@ -112,7 +120,7 @@ class Engine:
     def payoff_bounds(self) -> tuple[float, float]:
         """(min u, max u + the largest payment on offer): the range learners normalise rewards by."""
         extra = float(self.transfers.max(initial=0.0)) + float(self.vouchers.max(initial=0.0))
-        return float(self.game.payoffs.min()), float(self.game.payoffs.max()) + max(extra, 1e-12)
+        return float(self.flat_payoffs.min()), float(self.flat_payoffs.max()) + max(extra, 1e-12)
 
     # ----------------------------------------------------------------- one round
     def draw_recommendations(self) -> np.ndarray:
@@ -182,7 +190,7 @@ class Engine:
         rec_flat = np.minimum(self.recommendation, np.array(self.shape) - 1) @ self.strides
         follows = self.has_rec[:, None] & (profile == self.recommendation)    # (B, n)
         voucher = self.vouchers[b, :, rec_flat]                               # (B, n) on offer
-        utilities = self.flat_payoffs[:, flat].T
+        utilities = self.flat_payoffs[b, :, flat]                            # (B, n)
         payments = voucher * follows.all(axis=1, keepdims=True)
         if self.any_transfers:
             payments = payments + self.transfers[b, :, flat]
@@ -190,7 +198,7 @@ class Engine:
         deviators = (~follows).sum(axis=1)
         for i, k in enumerate(self.shape):
             cells = flat[:, None] + (np.arange(k)[None, :] - profile[:, [i]]) * self.strides[i]   # (B, k)
-            vector = self.flat_payoffs[i][cells]
+            vector = self.flat_payoffs[b[:, None], i, cells]
             if self.any_transfers:
                 vector = vector + self.transfers[b[:, None], i, cells]
             if self.any_vouchers:

@@ -6,7 +6,7 @@ same learners, the same number of rounds and the same random stream.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Protocol, Sequence, Union
 
 import numpy as np
 from scipy import stats
@@ -44,23 +44,32 @@ class Trajectory:
     final_strategies: list[np.ndarray]   # per player (S, k_i)
     has_recommendation: bool
 
+    def copies(self, index: slice) -> "Trajectory":
+        """The same series for a subset of the copies (one game's seeds in a batch of games)."""
+        return Trajectory(self.gross[:, index], self.net[:, index], self.paid[:, index], self.obeyed[:, index],
+                          self.utilities[:, index], [s[index] for s in self.final_strategies], self.has_recommendation)
 
-def simulate(game: DesignGame, mediator: Mediator, learner_factory: LearnerFactory,
+
+def simulate(game: DesignGame, mediator: Mediator | Sequence[Intervention], learner_factory: LearnerFactory,
              rounds: int, seeds: int, seed: int = 0, lam: float = 1.0, progress: str | None = None,
-             bounds: tuple[float, float] | None = None) -> Trajectory:
-    """``rounds`` rounds of ``seeds`` independent copies of the game under a fixed intervention or
-    a policy (with a progress bar labelled ``progress`` on a terminal). Learners normalise payoffs
-    by ``bounds`` (default: the range under the fixed intervention)."""
+             bounds: tuple[float, float] | None = None, payoffs: np.ndarray | None = None) -> Trajectory:
+    """``rounds`` rounds of ``seeds`` independent copies of the game under a fixed intervention (or one
+    per copy) or a policy (with a progress bar labelled ``progress`` on a terminal). Learners normalise
+    payoffs by ``bounds`` (default: the range under the fixed interventions). ``payoffs`` (seeds, n,
+    k_1, ..., k_n) makes each copy a different game of ``game``'s shape."""
     from envs.views import mediator_observation  # views builds on this module
 
     engine = Engine(game, None, batch=seeds, lam=lam, seed=seed)
-    policy = None if isinstance(mediator, Intervention) else mediator
-    engine.set_intervention(mediator if policy is None else Intervention())
+    if payoffs is not None:
+        engine.set_payoffs(payoffs)
+    fixed = [mediator] * seeds if isinstance(mediator, Intervention) else mediator if isinstance(mediator, Sequence) else None
+    policy = None if fixed is not None else mediator
+    engine.set_interventions(fixed or [Intervention()] * seeds)
     bounds = bounds or engine.payoff_bounds
     engine.learners = [learner_factory(i, k, seeds, bounds) for i, k in enumerate(game.shape)]
     series = np.zeros((4, rounds, seeds))
     utilities = np.zeros((rounds, seeds, game.n_players))
-    recommends = policy is None and mediator.recommendation is not None
+    recommends = fixed is not None and any(m.recommendation is not None for m in fixed)
     for t in tqdm(range(rounds), desc=progress, disable=None if progress else True, leave=False, mininterval=0.5):
         if policy is not None and t % policy.act_every == 0:
             engine.draw_recommendations()
@@ -98,9 +107,14 @@ def convergence_round(curve: np.ndarray, target: float, tolerance: float = 0.01)
     return int(last[-1] + 2) if last.size else 1
 
 
-def gap_closed(net: float, none: float, best: float) -> float | None:
-    """Share of the gap between no mediation and the best analytic mediator that ``net`` closes."""
-    return None if best - none <= 1e-12 else (net - none) / (best - none)
+#: A gap between no mediation and the best analytic mediator within this share of the payoff scale is none.
+GAP_TOLERANCE = 0.01
+
+
+def gap_closed(net: float, none: float, best: float, tolerance: float = 1e-12) -> float | None:
+    """Share of the gap between no mediation and the best analytic mediator that ``net`` closes
+    (None when that gap is at most ``tolerance``: there is nothing to close)."""
+    return None if best - none <= tolerance else (net - none) / (best - none)
 
 
 def summarise(game: DesignGame, traj: Trajectory, tail: float = 0.2, points: int = 100) -> dict:

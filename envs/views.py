@@ -5,27 +5,39 @@ learners embedded and vectorised (no subprocesses). Every mediator step: the act
 `envs.codec.ActionCodec`) into the intervention of the next ``act_every`` rounds, those rounds are
 played, and the reward is their mean net welfare divided by the game's payoff scale. The
 observation is every stakeholder's current masked mixed strategy and the progress t / rounds.
+An episode ends by truncation (the dynamics go on), so PPO bootstraps its value at the boundary.
+Given a game family (seed -> game), every environment draws a fresh game at each episode reset and
+the observation adds that game's payoff tensor divided by its payoff scale (a game-conditioned mediator).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import dataclasses
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
-from envs.codec import ActionCodec
+from envs.codec import ActionCodec, joint_bounds
 from envs.engine import Engine
 from envs.game import DesignGame
 from envs.intervention import Intervention
 from envs.learner import LearnerFactory
 
 
-def mediator_observation(engine: Engine, t: int, rounds: int,
-                         strategies: Sequence[np.ndarray] | None = None) -> np.ndarray:
-    """(B, sum_i k_i + 1): the stakeholders' masked mixed strategies and the progress min(t / rounds, 1)."""
+def mediator_observation(engine: Engine, t: int, rounds: int, strategies: Sequence[np.ndarray] | None = None,
+                         features: np.ndarray | None = None) -> np.ndarray:
+    """(B, sum_i k_i + 1): the stakeholders' masked mixed strategies and the progress min(t / rounds, 1),
+    followed by ``features`` (B, m) when given (a game-conditioned mediator's `payoff_features`)."""
     progress = np.full((engine.batch, 1), min(t / rounds, 1.0))
-    return np.concatenate([*(strategies or engine.strategies()), progress], axis=1).astype(np.float32)
+    extra = [] if features is None else [features]
+    return np.concatenate([*(strategies or engine.strategies()), progress, *extra], axis=1).astype(np.float32)
+
+
+def payoff_features(payoffs: np.ndarray) -> np.ndarray:
+    """(B, n K): each game's payoff tensor (B, n, k_1, ..., k_n) divided by its payoff scale max |u|."""
+    flat = np.asarray(payoffs, dtype=float).reshape(len(payoffs), -1)
+    return flat / np.maximum(np.abs(flat).max(axis=1, keepdims=True), 1e-12)
 
 
 def _entropy(strategies: Sequence[np.ndarray]) -> np.ndarray:
@@ -38,34 +50,49 @@ class MediatorVecEnv(VecEnv):
 
     def __init__(self, game: DesignGame, learner_factory: LearnerFactory, num_envs: int = 16,
                  rounds: int = 200, act_every: int = 10, families: Sequence[str] = ("restrict",),
-                 lam: float = 1.0, budget: float | None = None, vouchers: bool = False, seed: int = 0):
+                 lam: float = 1.0, budget: float | None = None, vouchers: bool = False, seed: int = 0,
+                 subsidy: str = "profile", games: Callable[[int], DesignGame] | None = None):
         if rounds < act_every or act_every < 1:
             raise ValueError(f"need 1 <= act_every <= rounds, got act_every={act_every}, rounds={rounds}")
-        self.game, self.factory = game, learner_factory
+        self.game, self.factory, self.games = game, learner_factory, games
         self.rounds, self.act_every, self.lam = rounds, act_every, lam
-        self.codec = ActionCodec(game, tuple(families), budget, vouchers)
-        self.bounds = self.codec.learner_bounds()
+        self.codec = ActionCodec(game, tuple(families), budget, vouchers, subsidy=subsidy)
+        self.codecs, self.scales = [self.codec] * num_envs, np.full(num_envs, game.scale)
+        self.bounds, self.features, self.drawn = self.codec.learner_bounds(), None, 0
         self.engine = Engine(game, None, batch=num_envs, lam=lam, seed=seed)
-        obs_space = spaces.Box(0.0, 1.0, (sum(game.shape) + 1,), np.float32)
+        size = sum(game.shape) + 1 + (game.payoffs.size if games else 0)
+        obs_space = spaces.Box(-1.0 if games else 0.0, 1.0, (size,), np.float32)
         act_space = spaces.Box(-1.0, 1.0, (self.codec.dim,), np.float32)
         self.render_mode = None
         super().__init__(num_envs, obs_space, act_space)
         self.metrics: dict[str, np.ndarray] = {}
         self._actions: np.ndarray | None = None
 
+    def _draw_games(self) -> None:
+        """Every environment's next game: seeds ``drawn``, ``drawn + 1``, ... of the game family."""
+        games = [self.games(self.drawn + b) for b in range(self.num_envs)]
+        self.drawn += self.num_envs
+        self.codecs = [dataclasses.replace(self.codec, game=g) for g in games]
+        self.scales = np.array([g.scale for g in games])
+        self.bounds = joint_bounds(self.codecs)
+        self.engine.set_payoffs(np.stack([g.payoffs for g in games]))
+        self.features = payoff_features(self.engine.flat_payoffs)
+
     # ----------------------------------------------------------------- VecEnv API
     def reset(self) -> np.ndarray:
+        if self.games is not None:
+            self._draw_games()
         self.engine.set_intervention(Intervention())
         self.engine.learners = [self.factory(i, k, self.num_envs, self.bounds) for i, k in enumerate(self.game.shape)]
         self.t = 0
         self.engine.draw_recommendations()
-        return mediator_observation(self.engine, self.t, self.rounds)
+        return mediator_observation(self.engine, self.t, self.rounds, features=self.features)
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
     def step_wait(self):
-        self.engine.set_interventions([self.codec.decode(action) for action in self._actions])
+        self.engine.set_interventions([codec.decode(action) for codec, action in zip(self.codecs, self._actions)])
         totals = np.zeros((5, self.num_envs))
         for _ in range(self.act_every):
             r = self.engine.step()
@@ -76,13 +103,13 @@ class MediatorVecEnv(VecEnv):
         self.metrics = {"gross_welfare": gross, "net_welfare": net, "transfers_per_round": paid,
                         "obedience_rate": np.where(recommended > 0, obeyed, np.nan),
                         "strategy_entropy": _entropy(strategies)}
-        rewards = (net / self.game.scale).astype(np.float32)
+        rewards = (net / self.scales).astype(np.float32)
         done = self.t >= self.rounds
-        obs = mediator_observation(self.engine, self.t, self.rounds, strategies)
+        obs = mediator_observation(self.engine, self.t, self.rounds, strategies, self.features)
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if done:
             for b, info in enumerate(infos):
-                info["terminal_observation"] = obs[b]
+                info["terminal_observation"], info["TimeLimit.truncated"] = obs[b], True
             obs = self.reset()
         return obs, rewards, np.full(self.num_envs, done), infos
 

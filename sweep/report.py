@@ -2,7 +2,8 @@
 
 Gap closed is ``(net - net_none) / (net_best - net_none)`` with ``net_best`` the best analytic
 mediator of the same game and learners (per seed in the CSV, on seed means in the summary); it is
-left empty where no mediation is already within 1e-9 of the best (no gap to close).
+left empty where no mediation is already within GAP_TOLERANCE (1%) of the game's payoff scale of
+the best (no gap to close), as in evaluate.py.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from envs.io import atomic_write_text, atomic_write_with
-from envs.simulate import gap_closed, mean_ci
+from envs.simulate import GAP_TOLERANCE, gap_closed, mean_ci
 from mediator.analytic import ANALYTIC
 
 from sweep.spec import SweepSpec
@@ -48,15 +49,22 @@ def _best_analytic(groups: dict[str, float]) -> float | None:
     return max(values) if values else None
 
 
+def _gap(net: float, nets: dict[str, float], scale: float) -> float | None:
+    """Gap closed by ``net`` given the mediators' ``nets`` of the same game and learners (None without
+    no mediation, without an analytic mediator, or when there is no gap)."""
+    best = _best_analytic(nets)
+    if "none" not in nets or best is None:
+        return None
+    return gap_closed(net, nets["none"], best, max(GAP_TOLERANCE * scale, 1e-12))
+
+
 def seed_gaps(records: Sequence[dict]) -> dict[int, float | None]:
     """Per task: gap closed against no mediation and the best analytic mediator of the same seed."""
     gaps = {}
     for group in _by([r for r in records if r["status"] == "ok"], "game", "learner", "seed").values():
-        net = {r["mediator"]: r["net"] for r in group}
-        best = _best_analytic(net)
+        nets = {r["mediator"]: r["net"] for r in group}
         for r in group:
-            ok = "none" in net and best is not None
-            gaps[r["task"]] = gap_closed(r["net"], net["none"], best) if ok else None
+            gaps[r["task"]] = _gap(r["net"], nets, r["scale"])
     return gaps
 
 
@@ -84,14 +92,12 @@ def summarise_sweep(spec: SweepSpec, records: Sequence[dict]) -> dict:
     for (game, learner), group in _by(ok, "game", "learner").items():
         by_mediator = _by(group, "mediator")
         means = {m: float(np.mean([r["net"] for r in rs])) for (m,), rs in by_mediator.items()}
-        best = _best_analytic(means)
         for (mediator,), rs in by_mediator.items():
             rounds = [r["convergence_round"] for r in rs if r["convergence_round"] is not None]
             entry = {"seeds": len(rs), "net": _stat([r["net"] for r in rs]),
                      "welfare": _stat([r["welfare"] for r in rs]),
                      "transfers_per_round": _stat([r["transfers_per_round"] for r in rs]),
-                     "gap_closed": (gap_closed(means[mediator], means["none"], best)
-                                    if "none" in means and best is not None else None),
+                     "gap_closed": _gap(means[mediator], means, rs[0]["scale"]),
                      "convergence_round": {"median": float(np.median(rounds)) if rounds else None,
                                            "converged_seeds": len(rounds)}}
             results.setdefault(game, {}).setdefault(mediator, {})[learner] = entry

@@ -19,6 +19,7 @@ from typing import Any
 
 from agents.no_regret import make_learner
 from envs.game import OBJECTIVES
+from envs.logs import is_log_spec
 from mediator.analytic import ANALYTIC
 
 
@@ -126,9 +127,9 @@ def _local(source: str, base: Path) -> str:
         p = Path(part)
         return str(base / p) if not p.is_absolute() and p.suffix.lower() in (".json", ".csv") else part
 
-    prefix, sep, rest = source.partition(":")
-    if sep and prefix in ("glee", "records"):
-        return f"{prefix}:{base / rest if not Path(rest).is_absolute() else rest}"
+    if is_log_spec(source):
+        kind, _, rest = source.partition(":")
+        return f"{kind}:{rest if Path(rest).is_absolute() else base / rest}"
     return ",".join(fix(part) for part in source.split(","))
 
 

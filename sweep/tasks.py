@@ -64,6 +64,6 @@ def run_task(task: Task, options: Options) -> dict:
         return {**failed_record(task, e), "seconds": time.perf_counter() - start}
     return {**base_record(task), "status": "ok", "error": "",
             **{k: dynamic.get(k) for k in VALUES}, "payoffs": dynamic["payoffs"],
-            "players": list(game.players), "designs": [list(d) for d in game.designs],
+            "scale": game.scale, "players": list(game.players), "designs": [list(d) for d in game.designs],
             "curve": dynamic["curve"], "final_strategies": dynamic["final_strategies"],
             "seconds": time.perf_counter() - start}

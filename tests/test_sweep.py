@@ -16,6 +16,7 @@ import evaluate
 from sweep import load_spec, run_sweep
 from sweep.report import COLUMNS
 from sweep.store import ResultStore
+from glee_fixtures import write_glee_game
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -195,3 +196,14 @@ def test_a_learned_mediator_runs_in_a_sweep_and_refuses_another_game(tmp_path):
     assert [f["key"] for f in summary["failures"]] == ["bos|hedge|learned:tiny/final.zip|0",
                                                        "bos|hedge|learned:tiny/final.zip|1"]
     assert all("trained on designs" in f["error"] for f in summary["failures"])
+
+
+def test_a_game_estimated_from_logs_is_swept_from_a_path_relative_to_the_spec(tmp_path):
+    for i, (alice, bob, offer) in enumerate([(a, b, 40.0 + 10 * j) for j, (a, b) in enumerate(
+            [(a, b) for a in ("gpt-4o", "o3-mini") for b in ("gpt-4o", "o3-mini")]) for _ in range(2)]):
+        write_glee_game(tmp_path / "logs" / f"g{i}", alice=alice, bob=bob, offers=(offer + i % 2,))
+    spec = load_spec(write_spec(tmp_path, games=["glee:logs"], learners=["hedge"], mediators=["none", "restriction"],
+                                seeds=1, rounds=50))
+    assert spec.games == [("glee:logs", f"glee:{tmp_path / 'logs'}")]
+    summary = run_sweep(spec, tmp_path / "out", workers=1, progress=False)
+    assert summary["tasks"]["ok"] == 2 and set(summary["results"]["glee:logs"]) == {"none", "restriction"}

@@ -8,6 +8,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -107,6 +108,8 @@ def test_ppo_stakeholders_train_and_report_their_outcome(tmp_path):
     (["--game", "nope"], "unknown game"),
     (["--mediator", "restriction"], "--mediator applies"),
     (["--stakeholders", "ppo", "--mediator", "oracle"], "--mediator must be"),
+    (["--net-arch", "64,x"], "--net-arch"),
+    (["--game", "random:n=2,k=4", "--stakeholders", "ppo"], "game family"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     proc = train("--runs-dir", str(tmp_path), *args)
@@ -125,3 +128,24 @@ def test_resume_errors_are_one_line(tmp_path):
     newest.write_bytes(b"not a zip")
     proc = train("--resume", str(run))
     assert proc.returncode == 2 and "cannot resume" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_game_conditioned_mediator_trains_and_reports_unseen_games(tmp_path):
+    from stable_baselines3 import PPO
+
+    from envs.catalog import make_game
+    from mediator.learned import LearnedMediator, LearnedMediatorError
+
+    run = tmp_path / "g"
+    proc = train("--game", "random:n=2,k=3", "--run-name", "g", "--runs-dir", str(tmp_path), "--total-steps", "256",
+                 "--generalize", "2", *SMALL)
+    assert proc.returncode == 0, proc.stderr
+    assert PPO.load(run / "final.zip", device="cpu").observation_space.shape == (3 + 3 + 1 + 2 * 9,)
+    report = json.loads((run / "report.json").read_text())
+    assert {"games", "mean_gap_closed", "games_with_gap", "share_of_total_gap", "matches_best", "mean_net"} <= set(report)
+    assert [g["game"] for g in report["games"]] == [f"random:n=2,k=3,kind=uniform,seed={10**9 + j}" for j in range(2)]
+    assert set(report["mean_net"]) == {"none", "restriction", "learned"} and "unseen games" in proc.stdout
+    policy = LearnedMediator(run / "final.zip", make_game("random:n=2,k=3,seed=5"))    # any game of its shape
+    assert len(policy.interventions(np.full((2, 7), 0.5, np.float32))) == 2
+    with pytest.raises(LearnedMediatorError, match="trained on games of shape 3 x 3, not on this game's 2 x 2"):
+        LearnedMediator(run / "final.zip", make_game("bos"))

@@ -1,0 +1,82 @@
+"""Per-game payoffs in the engine, the game-conditioned VecEnv, incentive subsidies and the gap tolerance."""
+import numpy as np
+import pytest
+
+from agents.no_regret import make_learner
+from envs.catalog import game_family, make_game
+from envs.codec import ActionCodec
+from envs.engine import Engine
+from envs.simulate import gap_closed
+from envs.views import MediatorVecEnv, payoff_features
+from evaluate import learned_summary, main as evaluate_main
+from mediator.analytic import k_implementation
+
+HEDGE = lambda i, k, batch, bounds: make_learner("hedge", k, batch, bounds=bounds)  # noqa: E731
+
+
+def test_engine_plays_a_different_game_in_every_copy():
+    games = [make_game(f"random:n=2,k=3,seed={s}") for s in range(4)]
+    engine = Engine(games[0], None, batch=4, seed=0)
+    engine.set_payoffs(np.stack([g.payoffs for g in games]))
+    profile = np.array([[0, 1], [2, 2], [1, 0], [2, 1]])
+    result = engine.play(profile)
+    expected = np.stack([g.payoffs[:, a, b] for g, (a, b) in zip(games, profile)])
+    np.testing.assert_allclose(result.utilities, expected)
+    assert engine.payoff_bounds[0] == pytest.approx(min(g.payoffs.min() for g in games))
+    with pytest.raises(ValueError, match="payoffs need shape"):
+        engine.set_payoffs(np.zeros((4, 2, 2, 2)))
+
+
+def test_a_game_family_draws_fresh_games_and_shows_their_payoffs():
+    family = game_family("random:n=2,k=3")
+    assert game_family("random:n=2,k=3,seed=1") is None and game_family("bos") is None
+    env = MediatorVecEnv(family(0), HEDGE, num_envs=3, rounds=20, act_every=10, games=family)
+    obs = env.reset()
+    assert env.observation_space.shape == (3 + 3 + 1 + 18,) == obs.shape[1:]
+    np.testing.assert_allclose(obs[:, -18:], payoff_features(np.stack([family(s).payoffs for s in range(3)])), atol=1e-6)
+    actions = np.zeros((3, env.action_space.shape[0]), np.float32)
+    _, rewards, dones, _ = env.step(actions)
+    np.testing.assert_allclose(rewards, env.metrics["net_welfare"] / [family(s).scale for s in range(3)], rtol=1e-5)
+    obs, _, dones, infos = env.step(actions)
+    assert dones.all() and all(info["TimeLimit.truncated"] for info in infos)     # a time limit, not an end
+    np.testing.assert_allclose(obs[:, -18:], payoff_features(np.stack([family(s).payoffs for s in range(3, 6)])),
+                               atol=1e-6)
+
+
+def test_incentive_subsidies_scale_the_k_implementation_amounts():
+    game = make_game("prisoners_dilemma")
+    codec = ActionCodec(game, ("subsidize",), subsidy="incentive")
+    assert codec.dim == 4 and not codec.decode(np.zeros(4)).transfers.any()
+    half = codec.decode(np.array([0.5, -1.0, -1.0, -1.0])).transfers     # P1's C at the k-implementation amounts
+    np.testing.assert_allclose(half[0], k_implementation(game, (0, 1))[0])
+    assert not half[1].any()
+    full = codec.decode(np.array([1.0, -1.0, -1.0, -1.0])).transfers
+    np.testing.assert_allclose(full, 2 * half)
+    assert codec.learner_bounds() == pytest.approx((0.0, 5.0 + full.max()))
+    with pytest.raises(ValueError, match="subsidy"):
+        ActionCodec(game, ("subsidize",), subsidy="lump")
+
+
+def report_of(none: float, best: float) -> dict:
+    return {"mediators": {"none": {"dynamic": {"net": none}}, "correlation": {"dynamic": {"net": best}}}}
+
+
+def dynamic_of(net: float) -> dict:
+    return {"welfare": net, "transfers_per_round": 0.0, "net": net, "payoffs": [net / 2, net / 2]}
+
+
+def test_no_gap_within_the_tolerance_reports_whether_the_learned_mediator_keeps_up():
+    assert gap_closed(7.99, 8.0, 8.001, tolerance=0.05) is None and gap_closed(7.5, 7.0, 8.0) == 0.5
+    keeps_up = learned_summary(dynamic_of(7.99), report_of(8.0, 8.001), ("recommend",), scale=5.0)
+    assert keeps_up["gap_closed"] is None and keeps_up["matches_best"] and keeps_up["gap_tolerance"] == 0.05
+    assert "No gap to close" in keeps_up["explanation"]
+    falls_short = learned_summary(dynamic_of(7.0), report_of(8.0, 8.001), ("recommend",), scale=5.0)
+    assert falls_short["gap_closed"] is None and not falls_short["matches_best"]
+    real_gap = learned_summary(dynamic_of(7.5), report_of(7.0, 8.0), ("recommend",), scale=5.0)
+    assert real_gap["gap_closed"] == pytest.approx(0.5) and real_gap["gap"] == pytest.approx(1.0)
+
+
+def test_generalize_needs_exactly_one_mediator(capsys):
+    assert evaluate_main(["--game", "random:n=2,k=4", "--generalize", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--generalize" in err and len(err.splitlines()) == 1
