@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,12 +22,13 @@ from typing import Sequence
 
 import numpy as np
 
+from agents.dynamics import learner_factory
 from agents.no_regret import LEARNERS, make_learner
 from envs.catalog import game_family, load_game
 from envs.codec import FAMILIES, SUBSIDIES
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
-from envs.io import atomic_write_text
+from envs.io import atomic_write_text, atomic_write_with
 from evaluate import OneLineParser, UsageError, counterparts, generalization, learned_summary, run_dynamics
 from mediator.analytic import analytic_mediators, worst_equilibrium_welfare
 from mediator.learned import LearnedMediator, LearnedMediatorError
@@ -251,12 +251,7 @@ def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, float],
 def save_atomic(model, path: Path) -> None:
     """Save an SB3 model by writing a temporary file and renaming it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.zip")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_with(path, model.save)
 
 
 # --------------------------------------------------------------------------- the run
@@ -271,9 +266,7 @@ def reference_values(game: DesignGame, c: TrainConfig) -> tuple[float, float, di
 
 def stakeholder_factory(c: TrainConfig):
     """The learners a mediator trains over: contextual, with trust 0.5, when it may recommend."""
-    recommends = "recommend" in c.families
-    return lambda i, k, batch, bounds: make_learner(c.stakeholders, k, batch, bounds=bounds, contextual=recommends,
-                                                    **({"trust": 0.5} if recommends else {}))
+    return learner_factory(c.stakeholders, contextual="recommend" in c.families, trust=0.5)
 
 
 def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: Path | None) -> Path:
