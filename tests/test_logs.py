@@ -1,6 +1,7 @@
 """Tests for envs/logs.py: GLEE and records importers, per-pair estimates, complete tables, the real sample."""
 import csv
 import json
+import os
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -19,7 +20,22 @@ from envs.logs import (
 from glee_fixtures import expected_utilities, write_glee_game
 from test_evaluate_cli import ROOT, evaluate
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/glee_bargaining_sample"
+
+
+def find_sample() -> Path:
+    """The project's GLEE sample (``shared/data/glee_bargaining_sample``, a sibling of the checkout in this
+    workplace): ``$GLEE_SAMPLE`` if set, else the first ancestor of the checkout holding it, else /work/shared.
+    A test that needs it fails (never skips) when it is absent."""
+    if os.environ.get("GLEE_SAMPLE"):
+        return Path(os.environ["GLEE_SAMPLE"])
+    relative = Path("shared/data/glee_bargaining_sample")
+    for folder in Path(__file__).resolve().parents[1:]:
+        if (folder / relative).is_dir():
+            return folder / relative
+    return Path("/work") / relative
+
+
+SAMPLE = find_sample()
 
 # (game id, writer arguments): agreement in rounds 1, 2 (Bob's offer), 3 and 4, no agreement, both formats,
 # messages with a responder's message on the accept row.
