@@ -17,7 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
-from envs.game import DesignGame
+from envs.game import DesignGame, default_margin, implementation_costs
 from envs.intervention import Intervention
 
 FAMILIES = ("restrict", "subsidize", "recommend")
@@ -63,8 +63,6 @@ class ActionCodec:
     @cached_property
     def incentive_amounts(self) -> np.ndarray:
         """(n, k_1, ..., k_n): the most an incentive subsidy pays player i at profile a for design a_i."""
-        from mediator.analytic import default_margin, implementation_costs  # mediator builds on envs
-
         return np.minimum(INCENTIVE_MULTIPLE * implementation_costs(self.game, default_margin(self.game)), self.cap)
 
     def learner_bounds(self) -> tuple[float, float]:

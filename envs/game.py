@@ -58,8 +58,24 @@ def welfare_of(payoffs: np.ndarray, objective: str = "utilitarian") -> np.ndarra
     return fn(np.asarray(payoffs, dtype=float))
 
 
+class PayoffTable:
+    """What a game with a payoff tensor ``payoffs`` over profiles of ``shape`` has: its number of
+    profiles and its payoff scale (shared by DesignGame and the Bayesian games of information design)."""
+
+    payoffs: np.ndarray
+    shape: tuple[int, ...]
+
+    @property
+    def n_profiles(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def scale(self) -> float:
+        return payoff_scale(self.payoffs)
+
+
 @dataclass(frozen=True, eq=False)
-class DesignGame:
+class DesignGame(PayoffTable):
     """An n-player agent-design meta-game with named players and designs.
 
     ``players[i]`` names stakeholder i, ``designs[i][j]`` names its j-th agent design and
@@ -127,14 +143,6 @@ class DesignGame:
     def shape(self) -> tuple[int, ...]:
         """(k_1, ..., k_n): number of designs per player."""
         return tuple(len(ds) for ds in self.designs)
-
-    @property
-    def n_profiles(self) -> int:
-        return int(np.prod(self.shape))
-
-    @property
-    def scale(self) -> float:
-        return payoff_scale(self.payoffs)
 
     def profile_names(self, profile: Sequence[int]) -> list[str]:
         return [self.designs[i][a] for i, a in enumerate(profile)]
@@ -227,3 +235,28 @@ class DesignGame:
         if self.payoff_stderr is not None:
             d["payoff_stderr"] = self.payoff_stderr.tolist()
         return d
+
+
+# --------------------------------------------------------------------------- incentives
+def _best_other(u: np.ndarray, axis: int) -> np.ndarray:
+    """max_{d' != a_i} u(d', a_-i) at every profile a (-inf when player i has one design)."""
+    u = np.moveaxis(u, axis, 0)
+    if u.shape[0] == 1:
+        return np.moveaxis(np.full(u.shape, -np.inf), 0, axis)
+    order = np.sort(u, axis=0)
+    top, second = order[-1], order[-2]
+    is_top = u == top                                  # ties: the other maximiser is as good
+    out = np.where(is_top & (second < top), second, top)
+    return np.moveaxis(out, 0, axis)
+
+
+def implementation_costs(game: DesignGame, margin: float) -> np.ndarray:
+    """Per-player payment needed at each profile a to make a_i beat every d' by ``margin``:
+    c_i(a) = max(0, max_{d' != a_i} u_i(d', a_-i) - u_i(a) + margin), shape (n, k_1, ..., k_n)."""
+    return np.stack([np.maximum(0.0, _best_other(game.payoffs[i], i) - game.payoffs[i] + margin)
+                     for i in range(game.n_players)])
+
+
+def default_margin(game: DesignGame) -> float:
+    """1% of the payoff scale: strict enough for learning stakeholders to tell the target apart."""
+    return 1e-2 * game.scale

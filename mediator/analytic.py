@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from envs.game import DesignGame, welfare_of
+from envs.game import DesignGame, default_margin, implementation_costs, welfare_of
 from envs.intervention import Intervention
 from mediator.equilibria import (
     CertificateError, CorrelatedOutcome, NashEquilibrium, _clean_distribution, _tol, check_correlated, check_nash,
@@ -259,25 +259,6 @@ def _restriction_result(game: DesignGame, base: RestrictedOutcome, best: Restric
 
 
 # =========================================================================== payments
-def _best_other(u: np.ndarray, axis: int) -> np.ndarray:
-    """max_{d' != a_i} u(d', a_-i) at every profile a (-inf when player i has one design)."""
-    u = np.moveaxis(u, axis, 0)
-    if u.shape[0] == 1:
-        return np.moveaxis(np.full(u.shape, -np.inf), 0, axis)
-    order = np.sort(u, axis=0)
-    top, second = order[-1], order[-2]
-    is_top = u == top                                  # ties: the other maximiser is as good
-    out = np.where(is_top & (second < top), second, top)
-    return np.moveaxis(out, 0, axis)
-
-
-def implementation_costs(game: DesignGame, margin: float) -> np.ndarray:
-    """Per-player payment needed at each profile a to make a_i beat every d' by ``margin``:
-    c_i(a) = max(0, max_{d' != a_i} u_i(d', a_-i) - u_i(a) + margin), shape (n, k_1, ..., k_n)."""
-    return np.stack([np.maximum(0.0, _best_other(game.payoffs[i], i) - game.payoffs[i] + margin)
-                     for i in range(game.n_players)])
-
-
 def k_implementation(game: DesignGame, target: Sequence[int], margin: float | None = None) -> np.ndarray:
     """The least nonnegative transfers making ``target`` a strict dominant-strategy equilibrium
     (Monderer & Tennenholtz): pay player i only on its target row, t_i(z_i, a_-i) = c_i(z_i, a_-i)."""
@@ -289,11 +270,6 @@ def k_implementation(game: DesignGame, target: Sequence[int], margin: float | No
         t[index] = costs[index]
     check_dominant(game.with_transfers(t), target, margin)
     return t
-
-
-def default_margin(game: DesignGame) -> float:
-    """1% of the payoff scale: strict enough for learning stakeholders to tell the target apart."""
-    return 1e-2 * game.scale
 
 
 def check_dominant(game: DesignGame, target: Sequence[int], margin: float) -> None:

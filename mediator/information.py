@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from envs.game import DesignGame, GameError, payoff_scale
+from envs.game import DesignGame, GameError, PayoffTable
 from mediator.equilibria import TOL, CertificateError, obedience_matrix
 
 
@@ -182,7 +182,7 @@ def check_gaussian_obedience(scheme: GaussianScheme, sim: dict, z: float = 5.0) 
 
 # =========================================================================== finite BCE LP
 @dataclass(frozen=True, eq=False)
-class BayesGame:
+class BayesGame(PayoffTable):
     """A finite Bayesian game: prior mu (S,), payoffs u (S, n, k_1..k_n) with u[s, i][a] = u_i(s, a),
     and the mediator's objective v (S, k_1..k_n). Player i may have a single design (a dummy)."""
 
@@ -232,14 +232,6 @@ class BayesGame:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.payoffs.shape[2:]
-
-    @property
-    def n_profiles(self) -> int:
-        return int(np.prod(self.shape))
-
-    @property
-    def scale(self) -> float:
-        return payoff_scale(self.payoffs)
 
     def state_game(self, s: int) -> DesignGame:
         """The complete-information game u(s, .) in state s."""
