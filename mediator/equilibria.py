@@ -76,15 +76,27 @@ def unit_vector(k: int, j: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- Nash equilibria
-def best_response_gaps(game: DesignGame) -> np.ndarray:
-    """max_{d} u_i(d, a_-i) - u_i(a) for every player i and profile a: shape (n, k_1, ..., k_n)."""
-    return np.stack([game.payoffs[i].max(axis=i, keepdims=True) - game.payoffs[i]
-                     for i in range(game.n_players)])
+def allowed_profiles(shape: tuple[int, ...], masks: Sequence[np.ndarray] | None) -> np.ndarray:
+    """Boolean tensor of the profiles a restriction allows."""
+    out = np.ones(shape, bool)
+    for i, m in enumerate(masks or ()):
+        out &= np.asarray(m, bool).reshape([-1 if j == i else 1 for j in range(len(shape))])
+    return out
+
+
+def pure_equilibria(u: np.ndarray, masks: Sequence[np.ndarray] | None = None, tol: float = 0.0) -> np.ndarray:
+    """(B, k_1, ..., k_n) bool: the pure Nash equilibria of every game ``u[b]`` restricted to ``masks``."""
+    allowed = allowed_profiles(u.shape[2:], masks)
+    stable = np.broadcast_to(allowed, (u.shape[0], *allowed.shape)).copy()
+    for i in range(u.shape[1]):
+        ui = np.where(allowed, u[:, i], -np.inf)
+        stable &= ui >= ui.max(axis=1 + i, keepdims=True) - tol
+    return stable
 
 
 def pure_nash(game: DesignGame) -> list[tuple[int, ...]]:
-    """All pure Nash equilibria: profiles where no player's best-response gap is positive."""
-    stable = (best_response_gaps(game) <= _tol(game)).all(axis=0)
+    """All pure Nash equilibria: profiles where no player gains more than the tolerance by deviating."""
+    stable = pure_equilibria(game.payoffs[None], tol=_tol(game))[0]
     return [tuple(int(x) for x in a) for a in np.argwhere(stable)]
 
 

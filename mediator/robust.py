@@ -19,30 +19,12 @@ from mediator.analytic import (
     EXHAUSTIVE_LIMIT, Masks, MediatorResult, exhaustive_restrictions, restricted_outcome, symmetric_restrictions,
     tag_restrictions,
 )
-from mediator.equilibria import _tol
+from mediator.equilibria import _tol, allowed_profiles, pure_equilibria
 
 QUANTILES = {"min": 0.0, "q05": 0.05, "q10": 0.1, "median": 0.5, "q90": 0.9, "q95": 0.95, "max": 1.0}
 
 
 # =========================================================================== equilibria of many games
-def _allowed(shape: tuple[int, ...], masks: Masks | None) -> np.ndarray:
-    """Boolean tensor of the profiles a restriction allows."""
-    out = np.ones(shape, bool)
-    for i, m in enumerate(masks or ()):
-        out &= np.asarray(m, bool).reshape([-1 if j == i else 1 for j in range(len(shape))])
-    return out
-
-
-def pure_equilibria(u: np.ndarray, masks: Masks | None = None, tol: float = 0.0) -> np.ndarray:
-    """(B, k_1, ..., k_n) bool: the pure Nash equilibria of every game ``u[b]`` restricted to ``masks``."""
-    allowed = _allowed(u.shape[2:], masks)
-    stable = np.broadcast_to(allowed, (u.shape[0], *allowed.shape)).copy()
-    for i in range(u.shape[1]):
-        ui = np.where(allowed, u[:, i], -np.inf)
-        stable &= ui >= ui.max(axis=1 + i, keepdims=True) - tol
-    return stable
-
-
 def worst_outcome(u: np.ndarray, masks: Masks | None = None, transfers: np.ndarray | None = None,
                   lam: float = 1.0, tol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Net welfare of the worst pure equilibrium of each game u[b] + transfers under ``masks`` (worst
@@ -50,7 +32,7 @@ def worst_outcome(u: np.ndarray, masks: Masks | None = None, transfers: np.ndarr
     t = np.zeros(u.shape[1:]) if transfers is None else transfers
     eq = pure_equilibria(u + t, masks, tol)
     net = u.sum(axis=1) - lam * t.sum(axis=0)
-    allowed = _allowed(u.shape[2:], masks)
+    allowed = allowed_profiles(u.shape[2:], masks)
     worst_eq = np.where(eq, net, np.inf).reshape(len(u), -1).min(axis=1)
     worst_any = np.where(allowed, net, np.inf).reshape(len(u), -1).min(axis=1)
     return np.where(np.isfinite(worst_eq), worst_eq, worst_any), eq
