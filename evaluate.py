@@ -11,42 +11,27 @@ Bad input ends with one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from agents.dynamics import learner_factory, recommends, run_learners
 from agents.no_regret import LEARNERS, make_learner
-from envs.catalog import game_family, load_game
-from envs.codec import joint_bounds
+from comparison.dynamics import generalization, learned_entry, run_dynamics
+from comparison.score import GAP_TOLERANCE
+from comparison.usage import EXIT_BAD_INPUT, OneLineParser, UsageError
+from envs.catalog import load_game
 from envs.intervention import Intervention
-from envs.simulate import GAP_TOLERANCE, Mediator, gap_closed, simulate, summarise
 from envs.game import OBJECTIVES, DesignGame, GameError
-from envs.io import atomic_write_text, atomic_write_with
+from envs.io import atomic_write_json, atomic_write_with
 from envs.logs import is_log_spec, load_log
 from mediator.analysis import analyze
-from mediator.analytic import analytic_mediator, analytic_mediators
+from mediator.analytic import analytic_mediators
 from mediator.learned import LearnedMediator
 from mediator.equilibria import CertificateError
 from mediator.robust import add_log_report
 from sweep import BACKENDS, SweepSpecError, load_spec, run_sweep
-
-EXIT_BAD_INPUT = 2
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit code 2."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line (no usage dump) and exits 2."""
-
-    def error(self, message: str):  # noqa: D102 - argparse hook
-        raise UsageError(message)
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
@@ -193,7 +178,7 @@ def render_log(report: dict, d: int) -> str:
 
 def render_generalization(report: dict, d: int) -> str:
     """Per unseen game: no mediation, the analytic counterparts and the learned mediator; the mean gap closed."""
-    names = [k for k in report["games"][0] if k not in ("game", "best_analytic", "gap", "gap_closed", "matches_best")]
+    names = list(report["mean_net"])
     mean = report["mean_gap_closed"]
     return "\n".join([
         f"{report['model']} on {len(report['games'])} unseen games of {report['family']} (seeds from "
@@ -279,93 +264,6 @@ def check_args(args: argparse.Namespace) -> None:
     check_output_path("--plot", args.plot, ".png")
 
 
-def run_dynamics(game: DesignGame, report: dict, mediators: dict[str, Mediator], learners: str,
-                 rounds: int, seeds: int, seed: int = 0, lam: float = 1.0, contextual: str = "auto",
-                 trust: float = 0.5) -> None:
-    """Every mediator through the same engine, learners and seeds; fills each ``dynamic`` object."""
-    report["learners"] = learners
-    for name, mediator in mediators.items():
-        traj = run_learners(game, mediator, learners, rounds, seeds, seed, lam, contextual, trust, progress=name)
-        report["mediators"].setdefault(name, {})["dynamic"] = summarise(game, traj)
-
-
-#: The analytic mediator each learned-mediator family is measured against.
-COUNTERPART = {"restrict": "restriction", "subsidize": "payments", "recommend": "correlation"}
-
-
-def counterparts(families: Sequence[str]) -> set[str]:
-    """Names of the analytic mediators that do what ``families`` let a learned mediator do."""
-    return {COUNTERPART[f] for f in families} | ({"vouchers"} if "recommend" in families else set())
-
-
-def learned_summary(dynamic: dict, report: dict, families: Sequence[str] = tuple(COUNTERPART),
-                    scale: float = 0.0) -> dict:
-    """A learned mediator's entry: its long-run values, and the share of the gap between no mediation
-    and the best analytic counterpart of its families it closes on the same dynamics (``gap_closed`` is
-    None when that gap is within GAP_TOLERANCE x ``scale``; ``matches_best`` then says whether it keeps up)."""
-    allowed = counterparts(families)
-    analytic = {k: m["dynamic"]["net"] for k, m in report["mediators"].items()
-                if k in allowed and "dynamic" in m}
-    best = max(analytic, key=analytic.get)
-    none = report["mediators"]["none"]["dynamic"]["net"]
-    tolerance = max(GAP_TOLERANCE * scale, 1e-12)
-    closed = gap_closed(dynamic["net"], none, analytic[best], tolerance)
-    explanation = (f"Learned PPO mediator: long-run net welfare {dynamic['net']:.4g} on the same dynamics "
-                   f"(no mediation {none:.4g}, best analytic {best} {analytic[best]:.4g}).")
-    if closed is None:
-        explanation += (f" No gap to close (within the tolerance {tolerance:.3g}); the learned mediator is "
-                        f"{analytic[best] - dynamic['net']:.3g} below the best analytic one.")
-    return {"welfare": dynamic["welfare"], "transfers": dynamic["transfers_per_round"], "net": dynamic["net"],
-            "payoffs": dynamic["payoffs"], "best_analytic": best, "gap": analytic[best] - none,
-            "gap_tolerance": tolerance, "gap_closed": closed,
-            "matches_best": bool(dynamic["net"] >= analytic[best] - tolerance), "explanation": explanation}
-
-
-#: Training draws a game family's seeds 0, 1, 2, ... in order; unseen games for generalisation start here.
-UNSEEN_SEED = 10**9
-
-
-def generalization(spec: str, model: str | Path, learners: str, games: int, rounds: int, seeds: int,
-                   seed: int = 0, lam: float = 1.0, trust: float = 0.5) -> dict:
-    """A game-conditioned mediator on ``games`` unseen games of its family next to no mediation and its
-    families' analytic counterparts, on identical dynamics (all games' seeds in one batch); gap closed per game."""
-    family = game_family(spec)
-    if family is None:
-        raise UsageError(f"--generalize needs a game family (a random-game spec without seed), got {spec!r}")
-    drawn = [family(UNSEEN_SEED + j) for j in range(games)]
-    batch = [g for g in drawn for _ in range(seeds)]
-    policy = LearnedMediator(model, drawn[0], games=batch)
-    if not policy.conditioned:
-        raise UsageError(f"{model}: trained on one game, not on a game family")
-    names = sorted(counterparts(policy.codec.families))
-    fixed = [{k: analytic_mediator(k, g, lam=lam).intervention for k in names} for g in drawn]
-    compared = {"none": [Intervention()] * len(batch), **{k: [f[k] for f in fixed for _ in range(seeds)] for k in names},
-                "learned": policy}
-    nets = {}
-    for name, mediator in compared.items():
-        ctx = recommends(policy) if name == "learned" else any(iv.recommendation is not None for iv in mediator)
-        traj = simulate(drawn[0], mediator, learner_factory(learners, ctx, trust), rounds, len(batch), seed, lam,
-                        progress=name, bounds=joint_bounds(policy.codecs) if name == "learned" else None,
-                        payoffs=np.stack([g.payoffs for g in batch]))
-        nets[name] = [summarise(g, traj.copies(slice(j * seeds, (j + 1) * seeds)))["net"] for j, g in enumerate(drawn)]
-    rows = []
-    for j, g in enumerate(drawn):
-        net = {k: nets[k][j] for k in compared}
-        best = max(names, key=net.get)
-        tolerance = GAP_TOLERANCE * g.scale
-        rows.append({"game": g.name, **net, "best_analytic": best, "gap": net[best] - net["none"],
-                     "gap_closed": gap_closed(net["learned"], net["none"], net[best], tolerance),
-                     "matches_best": bool(net["learned"] >= net[best] - tolerance)})
-    closed = [r["gap_closed"] for r in rows if r["gap_closed"] is not None]
-    total = {k: float(np.sum([r[k] for r in rows if r["gap_closed"] is not None])) for k in ("learned", "none", "gap")}
-    return {"family": spec, "model": str(model), "learners": learners, "rounds": rounds, "seeds": seeds,
-            "first_seed": UNSEEN_SEED, "games": rows, "games_with_gap": len(closed),
-            "mean_gap_closed": float(np.mean(closed)) if closed else None,
-            "share_of_total_gap": (total["learned"] - total["none"]) / total["gap"] if closed else None,
-            "matches_best": sum(r["matches_best"] for r in rows),
-            "mean_net": {k: float(np.mean(v)) for k, v in nets.items()}}
-
-
 def plot_dynamics(report: dict, path: str) -> None:
     """Welfare per round (moving average over seeds) of every mediator, written atomically."""
     import matplotlib
@@ -423,7 +321,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                                 args.seed, args.lam, args.trust)
         print(render_generalization(report, args.decimals))
         if args.json:
-            atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+            atomic_write_json(args.json, report)
         return 0
     loaded = load_log(args.game) if is_log_spec(args.game) else None
     game = loaded.game if loaded else load_game(args.game)
@@ -439,8 +337,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         run_dynamics(game, report, compared, args.learners, args.rounds, args.seeds, args.seed, args.lam,
                      args.contextual, args.trust)
         for name, policy in learned.items():
-            report["mediators"][name].update(learned_summary(report["mediators"][name]["dynamic"], report,
-                                                             policy.codec.families, game.scale))
+            report["mediators"][name].update(learned_entry(report["mediators"][name]["dynamic"], report,
+                                                           policy.codec.families, game.scale))
     text = render(game, report, args.decimals)
     if loaded:
         add_log_report(report, loaded, mediators, args.bootstrap, args.seed, args.lam)
@@ -451,7 +349,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         plot_dynamics(report, args.plot)
         print(f"plot written to {args.plot}")
     if args.json:
-        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        atomic_write_json(args.json, report)
         print(f"\nreport written to {args.json}")
     return 0
 

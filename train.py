@@ -29,8 +29,10 @@ from envs.codec import FAMILIES, SUBSIDIES
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
 from envs.io import atomic_write_text, atomic_write_with
-from evaluate import OneLineParser, UsageError, counterparts, generalization, learned_summary, run_dynamics
-from mediator.analytic import analytic_mediators, worst_equilibrium_welfare
+from comparison.dynamics import generalization, learned_entry, reference_nets, run_dynamics
+from comparison.score import score
+from comparison.usage import OneLineParser, UsageError
+from mediator.analytic import analytic_mediators
 from mediator.learned import LearnedMediator, LearnedMediatorError
 
 
@@ -170,7 +172,7 @@ def load_resume(run_dir: str) -> tuple[TrainConfig, Path]:
 
 
 # --------------------------------------------------------------------------- callbacks
-def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, float], total: int):
+def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, dict, float] | None, total: int):
     """TensorBoard scalars, atomic checkpoints and a progress bar (SB3 callbacks)."""
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.logger import Image
@@ -192,12 +194,15 @@ def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, float],
 
         def _on_rollout_end(self) -> None:
             means = {k: v / max(self.count, 1) for k, v in self.sums.items()}
-            none, best = reference
+            net = means.get("net_welfare", np.nan)
             self.logger.record("mediator/gross_welfare", means.get("gross_welfare", np.nan))
-            self.logger.record("mediator/net_welfare", means.get("net_welfare", np.nan))
+            self.logger.record("mediator/net_welfare", net)
             self.logger.record("mediator/transfers_per_round", means.get("transfers_per_round", np.nan))
-            self.logger.record("mediator/gap_closed",
-                               (means.get("net_welfare", np.nan) - none) / (best - none) if best > none else np.nan)
+            if reference is not None:      # comparison.score's definition, at the training horizon
+                s = score(net, *reference)
+                self.logger.record("mediator/gain_over_none", s["gain_over_none"])
+                self.logger.record("mediator/gain_over_best", s["gain_over_best"])
+                self.logger.record("mediator/gap_closed", np.nan if s["gap_closed"] is None else s["gap_closed"])
             self.logger.record("stakeholders/strategy_entropy", means.get("strategy_entropy", np.nan))
             self.logger.record("stakeholders/obedience_rate", means.get("obedience_rate", np.nan))
             elapsed = time.perf_counter() - self.start
@@ -255,13 +260,12 @@ def save_atomic(model, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the run
-def reference_values(game: DesignGame, c: TrainConfig) -> tuple[float, float, dict]:
-    """Static net welfare without mediation and of the best analytic counterpart of the run's
-    families (the scale of mediator/gap_closed), and every analytic mediator."""
-    mediators = analytic_mediators(game, lam=c.lam)
-    none = worst_equilibrium_welfare(game)
-    best = max([none] + [m.net for name, m in mediators.items() if name in counterparts(c.families)])
-    return none, best, mediators
+def training_reference(game: DesignGame, c: TrainConfig) -> tuple[float, dict, float]:
+    """No mediation's and the analytic counterparts' mean net welfare per round over a training episode
+    (``rounds`` rounds of the same learners, ``num_envs`` seeds), and the payoff scale: what
+    TensorBoard's score compares the rollouts' net welfare with."""
+    none, analytic = reference_nets(game, c.families, c.stakeholders, c.rounds, c.num_envs, c.seed, c.lam, trust=0.5)
+    return none, analytic, game.scale
 
 
 def stakeholder_factory(c: TrainConfig):
@@ -293,10 +297,10 @@ def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: P
             raise LearnedMediatorError(f"{checkpoint}: cannot resume from this checkpoint ({type(e).__name__})") from None
         if model.action_space.shape != venv.action_space.shape or model.observation_space.shape != venv.observation_space.shape:
             raise LearnedMediatorError(f"{checkpoint}: checkpoint does not match this run's game and families")
-    none, best = (np.nan, np.nan) if family else reference_values(game, c)[:2]   # no one game to compare with
+    reference = None if family else training_reference(game, c)   # a family has no one game to compare with
     remaining = c.total_steps - model.num_timesteps
     if remaining > 0:
-        model.learn(remaining, callback=make_callbacks(c, folder, (none, best), c.total_steps),
+        model.learn(remaining, callback=make_callbacks(c, folder, reference, c.total_steps),
                     reset_num_timesteps=checkpoint is None, tb_log_name="ppo_mediator")
     final = folder / "final.zip"
     save_atomic(model, final)
@@ -311,7 +315,7 @@ def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict
                                 c.seed + 1000, c.lam)
         atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
         return report
-    _, _, mediators = reference_values(game, c)
+    mediators = analytic_mediators(game, lam=c.lam)
     policy = LearnedMediator(final, game)
     report = {"game": game.name, "players": list(game.players), "designs": [list(d) for d in game.designs],
               "mediators": {"none": {}, **{k: {} for k in mediators}}}
@@ -319,7 +323,7 @@ def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict
                 f"learned:{policy.name}": policy}
     run_dynamics(game, report, compared, c.stakeholders, c.eval_rounds, c.eval_seeds, c.seed + 1000, c.lam)
     report["mediators"][f"learned:{policy.name}"].update(
-        learned_summary(report["mediators"][f"learned:{policy.name}"]["dynamic"], report, c.families, game.scale))
+        learned_entry(report["mediators"][f"learned:{policy.name}"]["dynamic"], report, c.families, game.scale))
     atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
     return report
 
@@ -359,13 +363,7 @@ def outcome(c: TrainConfig, report: dict) -> str:
                 + f"; mean gap closed over the {report['games_with_gap']} games with a gap: "
                 + ("n/a" if mean is None else f"{mean:.1%}"))
     learned = next(v for k, v in report["mediators"].items() if k.startswith("learned:"))
-    best = report["mediators"][learned["best_analytic"]]["dynamic"]["net"]
-    closed = (f"gap closed {learned['gap_closed']:.1%}" if learned["gap_closed"] is not None else
-              f"no gap to close (best - none = {learned['gap']:.4f}, within the tolerance {learned['gap_tolerance']:.4f}); "
-              f"learned {'matches' if learned['matches_best'] else 'falls short of'} the best within that tolerance")
-    return (f"long-run net welfare over {c.eval_seeds} seeds of {c.stakeholders} stakeholders: "
-            f"learned {learned['net']:.4f}; no mediation {report['mediators']['none']['dynamic']['net']:.4f}; "
-            f"best analytic ({learned['best_analytic']}) {best:.4f}; {closed}")
+    return f"over {c.eval_seeds} seeds of {c.stakeholders} stakeholders: {learned['explanation']}"
 
 
 def train_stakeholders(c: TrainConfig, game: DesignGame, folder: Path) -> int:

@@ -62,6 +62,11 @@ def _read_text(path: PathLike) -> str:
         raise _err(path, None, f"cannot read: {_reason(e)}") from e
 
 
+def atomic_write_json(path: PathLike, obj) -> Path:
+    """Write ``obj`` as indented JSON atomically; NaN or infinity anywhere is an error (not valid JSON)."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
 def atomic_write_text(path: PathLike, text: str) -> Path:
     """Write ``text`` as UTF-8 to ``path`` atomically: temp file in the same directory, fsync, os.replace."""
     path = Path(path)

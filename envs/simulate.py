@@ -16,11 +16,12 @@ from envs.engine import Engine
 from envs.game import DesignGame
 from envs.intervention import Intervention
 from envs.learner import LearnerFactory
+from envs.observation import mediator_observation
 
 
 class MediatorPolicy(Protocol):
     """A mediator that acts during play (a learned one): every ``act_every`` rounds it maps the
-    observation of `envs.views.mediator_observation` (progress measured against ``rounds``)
+    observation of `envs.observation.mediator_observation` (progress measured against ``rounds``)
     to one Intervention per game."""
 
     act_every: int
@@ -57,8 +58,6 @@ def simulate(game: DesignGame, mediator: Mediator | Sequence[Intervention], lear
     per copy) or a policy (with a progress bar labelled ``progress`` on a terminal). Learners normalise
     payoffs by ``bounds`` (default: the range under the fixed interventions). ``payoffs`` (seeds, n,
     k_1, ..., k_n) makes each copy a different game of ``game``'s shape."""
-    from envs.views import mediator_observation  # views builds on this module
-
     engine = Engine(game, None, batch=seeds, lam=lam, seed=seed)
     if payoffs is not None:
         engine.set_payoffs(payoffs)
@@ -105,16 +104,6 @@ def convergence_round(curve: np.ndarray, target: float, tolerance: float = 0.01)
         return None
     last = np.flatnonzero(outside)
     return int(last[-1] + 2) if last.size else 1
-
-
-#: A gap between no mediation and the best analytic mediator within this share of the payoff scale is none.
-GAP_TOLERANCE = 0.01
-
-
-def gap_closed(net: float, none: float, best: float, tolerance: float = 1e-12) -> float | None:
-    """Share of the gap between no mediation and the best analytic mediator that ``net`` closes
-    (None when that gap is at most ``tolerance``: there is nothing to close)."""
-    return None if best - none <= tolerance else (net - none) / (best - none)
 
 
 def summarise(game: DesignGame, traj: Trajectory, tail: float = 0.2, points: int = 100) -> dict:

@@ -23,21 +23,7 @@ from envs.engine import Engine
 from envs.game import DesignGame
 from envs.intervention import Intervention
 from envs.learner import LearnerFactory
-
-
-def mediator_observation(engine: Engine, t: int, rounds: int, strategies: Sequence[np.ndarray] | None = None,
-                         features: np.ndarray | None = None) -> np.ndarray:
-    """(B, sum_i k_i + 1): the stakeholders' masked mixed strategies and the progress min(t / rounds, 1),
-    followed by ``features`` (B, m) when given (a game-conditioned mediator's `payoff_features`)."""
-    progress = np.full((engine.batch, 1), min(t / rounds, 1.0))
-    extra = [] if features is None else [features]
-    return np.concatenate([*(strategies or engine.strategies()), progress, *extra], axis=1).astype(np.float32)
-
-
-def payoff_features(payoffs: np.ndarray) -> np.ndarray:
-    """(B, n K): each game's payoff tensor (B, n, k_1, ..., k_n) divided by its payoff scale max |u|."""
-    flat = np.asarray(payoffs, dtype=float).reshape(len(payoffs), -1)
-    return flat / np.maximum(np.abs(flat).max(axis=1, keepdims=True), 1e-12)
+from envs.observation import mediator_observation, payoff_features
 
 
 def _entropy(strategies: Sequence[np.ndarray]) -> np.ndarray:

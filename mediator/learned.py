@@ -14,6 +14,7 @@ from envs.catalog import game_family
 from envs.codec import ActionCodec
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
+from envs.observation import payoff_features
 
 
 class LearnedMediatorError(GameError):
@@ -39,7 +40,6 @@ class LearnedMediator:
     def __init__(self, path: str | Path, game: DesignGame, games: Sequence[DesignGame] | None = None):
         from stable_baselines3 import PPO  # lazy: torch is only needed for learned mediators
 
-        from envs.views import payoff_features  # builds on stable-baselines3 too
 
         path = Path(path)
         if not path.is_file():

@@ -1,15 +1,14 @@
 """A finished sweep as a person reads it: tidy CSV, JSON summary, Markdown table and PNG figures.
 
-Gap closed is ``(net - net_none) / (net_best - net_none)`` with ``net_best`` the best analytic
-mediator of the same game and learners (per seed in the CSV, on seed means in the summary); it is
-left empty where no mediation is already within GAP_TOLERANCE (1%) of the game's payoff scale of
-the best (no gap to close), as in evaluate.py.
+Gap closed is comparison.score's one definition: against no mediation and, for a learned mediator,
+the analytic counterparts of its families (for an analytic mediator, every analytic mediator) of the
+same game and learners (per seed in the CSV, on seed means in the summary); it is left empty where
+there is no gap to close, as in evaluate.py and train.py.
 """
 from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -17,8 +16,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from envs.io import atomic_write_text, atomic_write_with
-from envs.simulate import GAP_TOLERANCE, gap_closed, mean_ci
+from envs.io import atomic_write_json, atomic_write_text, atomic_write_with
+from comparison.score import counterparts, score
+from envs.simulate import mean_ci
 from mediator.analytic import ANALYTIC
 
 from sweep.spec import SweepSpec
@@ -44,18 +44,15 @@ def _by(records: Iterable[dict], *keys: str) -> dict[tuple, list[dict]]:
     return groups
 
 
-def _best_analytic(groups: dict[str, float]) -> float | None:
-    values = [v for name, v in groups.items() if name in ANALYTIC]
-    return max(values) if values else None
-
-
-def _gap(net: float, nets: dict[str, float], scale: float) -> float | None:
-    """Gap closed by ``net`` given the mediators' ``nets`` of the same game and learners (None without
-    no mediation, without an analytic mediator, or when there is no gap)."""
-    best = _best_analytic(nets)
-    if "none" not in nets or best is None:
+def _gap(net: float, nets: dict[str, float], scale: float, families: Sequence[str] | None) -> float | None:
+    """Gap closed by ``net`` given the mediators' ``nets`` of the same game and learners, judged against
+    the counterparts of ``families`` (a learned mediator) or every analytic mediator (None without no
+    mediation, without an analytic mediator, or when there is no gap)."""
+    names = counterparts(families) if families else ANALYTIC
+    analytic = {k: v for k, v in nets.items() if k in names}
+    if "none" not in nets or not analytic:
         return None
-    return gap_closed(net, nets["none"], best, max(GAP_TOLERANCE * scale, 1e-12))
+    return score(net, nets["none"], analytic, scale)["gap_closed"]
 
 
 def seed_gaps(records: Sequence[dict]) -> dict[int, float | None]:
@@ -64,7 +61,7 @@ def seed_gaps(records: Sequence[dict]) -> dict[int, float | None]:
     for group in _by([r for r in records if r["status"] == "ok"], "game", "learner", "seed").values():
         nets = {r["mediator"]: r["net"] for r in group}
         for r in group:
-            gaps[r["task"]] = _gap(r["net"], nets, r["scale"])
+            gaps[r["task"]] = _gap(r["net"], nets, r["scale"], r.get("families"))
     return gaps
 
 
@@ -97,7 +94,7 @@ def summarise_sweep(spec: SweepSpec, records: Sequence[dict]) -> dict:
             entry = {"seeds": len(rs), "net": _stat([r["net"] for r in rs]),
                      "welfare": _stat([r["welfare"] for r in rs]),
                      "transfers_per_round": _stat([r["transfers_per_round"] for r in rs]),
-                     "gap_closed": _gap(means[mediator], means, rs[0]["scale"]),
+                     "gap_closed": _gap(means[mediator], means, rs[0]["scale"], rs[0].get("families")),
                      "convergence_round": {"median": float(np.median(rounds)) if rounds else None,
                                            "converged_seeds": len(rounds)}}
             results.setdefault(game, {}).setdefault(mediator, {})[learner] = entry
@@ -249,7 +246,7 @@ def write_outputs(folder: Path, spec: SweepSpec, records: Sequence[dict]) -> dic
     records = sorted(records, key=lambda r: r["task"])
     summary = summarise_sweep(spec, records)
     write_csv(folder / "results.csv", records)
-    atomic_write_text(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_json(folder / "summary.json", summary)
     atomic_write_text(folder / "summary.md", markdown(summary))
     if summary["results"]:
         figures = folder / "figures"

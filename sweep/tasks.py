@@ -60,10 +60,11 @@ def run_task(task: Task, options: Options) -> dict:
         traj = run_learners(game, mediator, task.learner, options.rounds, 1, task.seed, options.lam,
                             options.contextual, options.trust)
         dynamic = summarise(game, traj)
+        families = {} if isinstance(mediator, Intervention) else {"families": list(mediator.codec.families)}
     except Exception as e:  # a task's failure is data for the report, not the end of the sweep
         return {**failed_record(task, e), "seconds": time.perf_counter() - start}
     return {**base_record(task), "status": "ok", "error": "",
             **{k: dynamic.get(k) for k in VALUES}, "payoffs": dynamic["payoffs"],
             "scale": game.scale, "players": list(game.players), "designs": [list(d) for d in game.designs],
-            "curve": dynamic["curve"], "final_strategies": dynamic["final_strategies"],
+            "curve": dynamic["curve"], "final_strategies": dynamic["final_strategies"], **families,
             "seconds": time.perf_counter() - start}
