@@ -71,7 +71,7 @@ class Engine:
         self.strides = np.array([int(np.prod(self.shape[i + 1:])) for i in range(self.n)])
         self.rng = np.random.default_rng(seed)
         self.set_intervention(Intervention())
-        self.recommendation = np.tile(np.array(self.shape), (batch, 1))
+        self.clear_recommendations()
 
     def set_payoffs(self, payoffs: np.ndarray) -> None:
         """One payoff tensor per game, (B, n, k_1, ..., k_n): each game of the batch may be a different
@@ -133,6 +133,10 @@ class Engine:
         rec = np.stack(np.unravel_index(flat, self.shape), axis=1)
         self.recommendation = np.where(self.has_rec[:, None], rec, np.array(self.shape))
         return self.recommendation
+
+    def clear_recommendations(self) -> None:
+        """No recommendation in force (a fresh episode), without drawing from the random stream."""
+        self.recommendation = np.tile(np.array(self.shape), (self.batch, 1))
 
     def strategies(self) -> list[np.ndarray]:
         """Each stakeholder's masked mixed strategy (B, k_i) for the coming round."""

@@ -1,5 +1,10 @@
 """What a learned mediator observes of the dynamics (numpy only: the engine, the simulation and the
-SB3 views all build it, and none of them needs stable-baselines3 or torch for it)."""
+SB3 views all build it, and none of them needs stable-baselines3 or torch for it).
+
+The protocol, the same in training (envs.views.MediatorVecEnv) and in judging (envs.simulate): the
+mediator observes before round 0 and after every ``act_every`` rounds, without drawing anything; its
+intervention is then in force for the next ``act_every`` rounds, each of which draws its
+recommendations and plays (Engine.step)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -9,13 +14,14 @@ import numpy as np
 from envs.engine import Engine
 
 
-def mediator_observation(engine: Engine, t: int, rounds: int, strategies: Sequence[np.ndarray] | None = None,
+def mediator_observation(engine: Engine, strategies: Sequence[np.ndarray] | None = None,
                          features: np.ndarray | None = None) -> np.ndarray:
-    """(B, sum_i k_i + 1): the stakeholders' masked mixed strategies and the progress min(t / rounds, 1),
-    followed by ``features`` (B, m) when given (a game-conditioned mediator's `payoff_features`)."""
-    progress = np.full((engine.batch, 1), min(t / rounds, 1.0))
+    """(B, sum_i k_i): the stakeholders' masked mixed strategies for the coming round (under the
+    recommendation context of the round just played), followed by ``features`` (B, m) when given (a
+    game-conditioned mediator's `payoff_features`). No clock: nothing in it saturates past a training
+    horizon, so a policy sees the same kind of observation at round 200 and at round 20,000."""
     extra = [] if features is None else [features]
-    return np.concatenate([*(strategies or engine.strategies()), progress, *extra], axis=1).astype(np.float32)
+    return np.concatenate([*(strategies or engine.strategies()), *extra], axis=1).astype(np.float32)
 
 
 def payoff_features(payoffs: np.ndarray) -> np.ndarray:

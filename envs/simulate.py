@@ -21,8 +21,8 @@ from envs.observation import mediator_observation
 
 class MediatorPolicy(Protocol):
     """A mediator that acts during play (a learned one): every ``act_every`` rounds it maps the
-    observation of `envs.observation.mediator_observation` (progress measured against ``rounds``)
-    to one Intervention per game."""
+    observation of `envs.observation.mediator_observation` to one Intervention per game; ``rounds``
+    is the horizon it was trained at."""
 
     act_every: int
     rounds: int
@@ -71,8 +71,7 @@ def simulate(game: DesignGame, mediator: Mediator | Sequence[Intervention], lear
     recommends = fixed is not None and any(m.recommendation is not None for m in fixed)
     for t in tqdm(range(rounds), desc=progress, disable=None if progress else True, leave=False, mininterval=0.5):
         if policy is not None and t % policy.act_every == 0:
-            engine.draw_recommendations()
-            engine.set_interventions(policy.interventions(mediator_observation(engine, t, policy.rounds)))
+            engine.set_interventions(policy.interventions(mediator_observation(engine)))
             recommends = recommends or bool(engine.has_rec.any())
         r = engine.step()
         series[:, t] = r.gross, r.net, r.paid, r.obeyed.mean(axis=1)

@@ -4,7 +4,8 @@ Each of the ``num_envs`` environments is one game of the engine's batch, with th
 learners embedded and vectorised (no subprocesses). Every mediator step: the action decodes (via
 `envs.codec.ActionCodec`) into the intervention of the next ``act_every`` rounds, those rounds are
 played, and the reward is their mean net welfare divided by the game's payoff scale. The
-observation is every stakeholder's current masked mixed strategy and the progress t / rounds.
+observation is every stakeholder's current masked mixed strategy (envs.observation: the same
+protocol as envs.simulate, tested).
 An episode ends by truncation (the dynamics go on), so PPO bootstraps its value at the boundary.
 Given a game family (seed -> game), every environment draws a fresh game at each episode reset and
 the observation adds that game's payoff tensor divided by its payoff scale (a game-conditioned mediator).
@@ -24,6 +25,7 @@ from envs.game import DesignGame
 from envs.intervention import Intervention
 from envs.learner import LearnerFactory
 from envs.observation import mediator_observation, payoff_features
+from envs.padding import PaddedLayout
 
 
 def _entropy(strategies: Sequence[np.ndarray]) -> np.ndarray:
@@ -37,48 +39,74 @@ class MediatorVecEnv(VecEnv):
     def __init__(self, game: DesignGame, learner_factory: LearnerFactory, num_envs: int = 16,
                  rounds: int = 200, act_every: int = 10, families: Sequence[str] = ("restrict",),
                  lam: float = 1.0, budget: float | None = None, vouchers: bool = False, seed: int = 0,
-                 subsidy: str = "profile", games: Callable[[int], DesignGame] | None = None):
+                 subsidy: str = "profile", games: Callable[[int], DesignGame] | None = None,
+                 batches: Callable[[int, int], list[DesignGame]] | None = None, layout: PaddedLayout | None = None,
+                 temperature: float = 4.0):
         if rounds < act_every or act_every < 1:
             raise ValueError(f"need 1 <= act_every <= rounds, got act_every={act_every}, rounds={rounds}")
-        self.game, self.factory, self.games = game, learner_factory, games
+        if (batches is None) != (layout is None):
+            raise ValueError("a padded layout and a source of game batches go together")
+        self.game, self.factory, self.layout = game, learner_factory, layout
+        self.batches = batches or ((lambda first, count: [games(first + b) for b in range(count)]) if games else None)
         self.rounds, self.act_every, self.lam = rounds, act_every, lam
-        self.codec = ActionCodec(game, tuple(families), budget, vouchers, subsidy=subsidy)
+        self.codec = (layout.codec(game, budget=budget, temperature=temperature) if layout else
+                      ActionCodec(game, tuple(families), budget, vouchers, temperature, subsidy))
         self.codecs, self.scales = [self.codec] * num_envs, np.full(num_envs, game.scale)
         self.bounds, self.features, self.drawn = self.codec.learner_bounds(), None, 0
         self.engine = Engine(game, None, batch=num_envs, lam=lam, seed=seed)
-        size = sum(game.shape) + 1 + (game.payoffs.size if games else 0)
-        obs_space = spaces.Box(-1.0 if games else 0.0, 1.0, (size,), np.float32)
-        act_space = spaces.Box(-1.0, 1.0, (self.codec.dim,), np.float32)
+        size = layout.obs_dim if layout else sum(game.shape) + (game.payoffs.size if games else 0)
+        obs_space = spaces.Box(-1.0 if self.batches else 0.0, 1.0, (size,), np.float32)
+        act_space = spaces.Box(-1.0, 1.0, (layout.action_dim if layout else self.codec.dim,), np.float32)
         self.render_mode = None
         super().__init__(num_envs, obs_space, act_space)
         self.metrics: dict[str, np.ndarray] = {}
         self._actions: np.ndarray | None = None
 
     def _draw_games(self) -> None:
-        """Every environment's next game: seeds ``drawn``, ``drawn + 1``, ... of the game family."""
-        games = [self.games(self.drawn + b) for b in range(self.num_envs)]
+        """Every environment's next game: seeds ``drawn``, ``drawn + 1``, ... of the game source (one
+        shape per batch; a new shape gets a new engine that continues the same random stream)."""
+        games = self.batches(self.drawn, self.num_envs)
         self.drawn += self.num_envs
+        if games[0].shape != self.game.shape:
+            rng, self.game = self.engine.rng, games[0]
+            self.engine = Engine(self.game, None, batch=self.num_envs, lam=self.lam)
+            self.engine.rng = rng
+        self.names = [g.name for g in games]
         self.codecs = [dataclasses.replace(self.codec, game=g) for g in games]
         self.scales = np.array([g.scale for g in games])
         self.bounds = joint_bounds(self.codecs)
         self.engine.set_payoffs(np.stack([g.payoffs for g in games]))
-        self.features = payoff_features(self.engine.flat_payoffs)
+        if self.layout is None:
+            self.features = payoff_features(self.engine.flat_payoffs)
+
+    def observe(self, strategies: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """The mediator's observation (envs.observation; padded to the layout for a general mediator)."""
+        if self.layout is None:
+            return mediator_observation(self.engine, strategies, self.features)
+        payoffs = self.engine.flat_payoffs.reshape(self.num_envs, *self.game.payoffs.shape)
+        return self.layout.encode(payoffs, strategies or self.engine.strategies())
+
+    def decode(self, actions: np.ndarray) -> list[Intervention]:
+        """One intervention per environment from the policy's actions (cut from the padded layout)."""
+        if self.layout is not None:
+            actions = self.layout.unpad(actions, self.game.shape)
+        return [codec.decode(a) for codec, a in zip(self.codecs, actions)]
 
     # ----------------------------------------------------------------- VecEnv API
     def reset(self) -> np.ndarray:
-        if self.games is not None:
+        if self.batches is not None:
             self._draw_games()
         self.engine.set_intervention(Intervention())
         self.engine.learners = [self.factory(i, k, self.num_envs, self.bounds) for i, k in enumerate(self.game.shape)]
         self.t = 0
-        self.engine.draw_recommendations()
-        return mediator_observation(self.engine, self.t, self.rounds, features=self.features)
+        self.engine.clear_recommendations()
+        return self.observe()
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
     def step_wait(self):
-        self.engine.set_interventions([codec.decode(action) for codec, action in zip(self.codecs, self._actions)])
+        self.engine.set_interventions(self.decode(self._actions))
         totals = np.zeros((5, self.num_envs))
         for _ in range(self.act_every):
             r = self.engine.step()
@@ -91,7 +119,7 @@ class MediatorVecEnv(VecEnv):
                         "strategy_entropy": _entropy(strategies)}
         rewards = (net / self.scales).astype(np.float32)
         done = self.t >= self.rounds
-        obs = mediator_observation(self.engine, self.t, self.rounds, strategies, self.features)
+        obs = self.observe(strategies)
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if done:
             for b, info in enumerate(infos):

@@ -32,7 +32,7 @@ def test_a_game_family_draws_fresh_games_and_shows_their_payoffs():
     assert game_family("random:n=2,k=3,seed=1") is None and game_family("bos") is None
     env = MediatorVecEnv(family(0), HEDGE, num_envs=3, rounds=20, act_every=10, games=family)
     obs = env.reset()
-    assert env.observation_space.shape == (3 + 3 + 1 + 18,) == obs.shape[1:]
+    assert env.observation_space.shape == (3 + 3 + 18,) == obs.shape[1:]
     np.testing.assert_allclose(obs[:, -18:], payoff_features(np.stack([family(s).payoffs for s in range(3)])), atol=1e-6)
     actions = np.zeros((3, env.action_space.shape[0]), np.float32)
     _, rewards, dones, _ = env.step(actions)
