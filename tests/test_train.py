@@ -140,12 +140,12 @@ def test_a_game_conditioned_mediator_trains_and_reports_unseen_games(tmp_path):
     proc = train("--game", "random:n=2,k=3", "--run-name", "g", "--runs-dir", str(tmp_path), "--total-steps", "256",
                  "--generalize", "2", *SMALL)
     assert proc.returncode == 0, proc.stderr
-    assert PPO.load(run / "final.zip", device="cpu").observation_space.shape == (3 + 3 + 1 + 2 * 9,)
+    assert PPO.load(run / "final.zip", device="cpu").observation_space.shape == (3 + 3 + 2 * 9,)
     report = json.loads((run / "report.json").read_text())
     assert {"games", "mean_gap_closed", "games_with_gap", "share_of_total_gap", "matches_best", "mean_net"} <= set(report)
     assert [g["game"] for g in report["games"]] == [f"random:n=2,k=3,kind=uniform,seed={10**9 + j}" for j in range(2)]
     assert set(report["mean_net"]) == {"none", "restriction", "learned"} and "unseen games" in proc.stdout
     policy = LearnedMediator(run / "final.zip", make_game("random:n=2,k=3,seed=5"))    # any game of its shape
-    assert len(policy.interventions(np.full((2, 7), 0.5, np.float32))) == 2
+    assert len(policy.interventions(np.full((2, 6), 0.5, np.float32))) == 2
     with pytest.raises(LearnedMediatorError, match="trained on games of shape 3 x 3, not on this game's 2 x 2"):
         LearnedMediator(run / "final.zip", make_game("bos"))
