@@ -28,7 +28,7 @@ from envs.catalog import game_family, load_game
 from envs.codec import FAMILIES, SUBSIDIES
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
-from envs.io import atomic_write_text, atomic_write_with
+from envs.io import atomic_write_json, atomic_write_text, atomic_write_with
 from comparison.dynamics import generalization, learned_entry, reference_nets, run_dynamics
 from comparison.score import score
 from comparison.usage import OneLineParser, UsageError
@@ -313,7 +313,7 @@ def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict
     if game_family(c.game):
         report = generalization(c.game, final, c.stakeholders, c.generalize, c.eval_rounds, c.eval_seeds,
                                 c.seed + 1000, c.lam)
-        atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
+        atomic_write_json(folder / "report.json", report)
         return report
     mediators = analytic_mediators(game, lam=c.lam)
     policy = LearnedMediator(final, game)
@@ -324,7 +324,7 @@ def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict
     run_dynamics(game, report, compared, c.stakeholders, c.eval_rounds, c.eval_seeds, c.seed + 1000, c.lam)
     report["mediators"][f"learned:{policy.name}"].update(
         learned_entry(report["mediators"][f"learned:{policy.name}"]["dynamic"], report, c.families, game.scale))
-    atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_json(folder / "report.json", report)
     return report
 
 
@@ -379,7 +379,7 @@ def train_stakeholders(c: TrainConfig, game: DesignGame, folder: Path) -> int:
               "stakeholders": "ppo", "mediator": c.mediator, "steps": out.steps,
               "profiles": out.profiles, "payoffs": [float(out.payoffs[p]) for p in game.players],
               "welfare": out.welfare, "transfers": out.transfers, "net": out.net}
-    atomic_write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_json(folder / "report.json", report)
     common = sorted(out.profiles.items(), key=lambda kv: -kv[1])[:3]
     print(f"\nPPO stakeholders on {game.name} under mediator {c.mediator} ({out.steps} steps): "
           f"most played {', '.join(f'{p} {q:.1%}' for p, q in common)}; payoffs "

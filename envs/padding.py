@@ -27,8 +27,8 @@ Observation (float32, flat, in this order; `PaddedLayout.obs_slices` gives the s
 ``strategies``  n_max * k_max: every stakeholder's current (masked) mixed strategy, zero-padded
                 (a dummy plays design 0 with probability 1);
 ``designs``     n_max * k_max: design mask (1 for real designs; a dummy's design 0 counts as real);
-``players``     n_max: player mask (1 for the game's real players, 0 for dummies);
-``progress``    1: t / rounds of the episode (the honest learner-state clock MediatorVecEnv also observes).
+``players``     n_max: player mask (1 for the game's real players, 0 for dummies).
+No clock: as in envs.observation, nothing in the observation saturates past a training horizon.
 
 Action (flat, in this order, enabled families only; `PaddedLayout.action_slices`)
 ---------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ import numpy as np
 from envs.codec import FAMILIES, ActionCodec
 from envs.game import DesignGame
 
-OBS_PARTS = ("payoffs", "strategies", "designs", "players", "progress")
+OBS_PARTS = ("payoffs", "strategies", "designs", "players")
 ACTION_PARTS = ("restrict", "subsidize", "recommend", "vouchers")
 
 
@@ -88,7 +88,7 @@ class PaddedLayout:
     @property
     def obs_sizes(self) -> dict[str, int]:
         n, k = self.n_max, self.k_max
-        return {"payoffs": n * self.n_profiles, "strategies": n * k, "designs": n * k, "players": n, "progress": 1}
+        return {"payoffs": n * self.n_profiles, "strategies": n * k, "designs": n * k, "players": n}
 
     @property
     def action_sizes(self) -> dict[str, int]:
@@ -190,10 +190,9 @@ class PaddedLayout:
         return ActionCodec(game, self.families, vouchers=self.vouchers, subsidy="incentive", **kwargs)
 
     # ----------------------------------------------------------------- observations
-    def encode(self, payoffs: np.ndarray, strategies: Sequence[np.ndarray],
-               progress: float | np.ndarray = 0.0) -> np.ndarray:
+    def encode(self, payoffs: np.ndarray, strategies: Sequence[np.ndarray]) -> np.ndarray:
         """(B, obs_dim) float32 observations of B games of one shape: ``payoffs`` (B, n, k_1, ..., k_n),
-        ``strategies`` one (B, k_i) array per player, ``progress`` t / rounds (scalar or (B,))."""
+        ``strategies`` one (B, k_i) array per player."""
         u = np.asarray(payoffs, dtype=float)
         B, n, shape = u.shape[0], u.shape[1], self.check_shape(u.shape[2:])
         if n != len(shape) or len(strategies) != n:
@@ -211,23 +210,21 @@ class PaddedLayout:
         x[:, n:, 0] = 1.0
         parts = {"payoffs": padded.reshape(B, -1), "strategies": x.reshape(B, -1),
                  "designs": np.broadcast_to(self.design_mask(shape).ravel(), (B, N * k)),
-                 "players": np.broadcast_to(self.player_mask(shape), (B, N)),
-                 "progress": np.broadcast_to(np.asarray(progress, dtype=float).reshape(-1, 1), (B, 1))}
+                 "players": np.broadcast_to(self.player_mask(shape), (B, N))}
         return np.concatenate([parts[p].astype(np.float32) for p in OBS_PARTS], axis=1)
 
-    def encode_game(self, game: DesignGame, strategies: Sequence[np.ndarray] | None = None,
-                    progress: float = 0.0) -> np.ndarray:
+    def encode_game(self, game: DesignGame, strategies: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """(obs_dim,) observation of one game (uniform strategies by default)."""
         strategies = strategies or [np.full(k, 1.0 / k) for k in game.shape]
-        return self.encode(game.payoffs[None], [np.asarray(s, float)[None] for s in strategies], progress)[0]
+        return self.encode(game.payoffs[None], [np.asarray(s, float)[None] for s in strategies])[0]
 
     def split(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         """The parts of observations (B, obs_dim): payoffs (B, n_max, k_max, ...), strategies / designs
-        (B, n_max, k_max), players (B, n_max), progress (B,)."""
+        (B, n_max, k_max), players (B, n_max)."""
         obs = np.asarray(obs)
         B, N, k = obs.shape[0], self.n_max, self.k_max
         shapes = {"payoffs": (B, N) + (k,) * N, "strategies": (B, N, k), "designs": (B, N, k),
-                  "players": (B, N), "progress": (B,)}
+                  "players": (B, N)}
         return {p: obs[:, s].reshape(shapes[p]) for p, s in self.obs_slices.items()}
 
 

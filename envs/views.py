@@ -71,7 +71,6 @@ class MediatorVecEnv(VecEnv):
             rng, self.game = self.engine.rng, games[0]
             self.engine = Engine(self.game, None, batch=self.num_envs, lam=self.lam)
             self.engine.rng = rng
-        self.names = [g.name for g in games]
         self.codecs = [dataclasses.replace(self.codec, game=g) for g in games]
         self.scales = np.array([g.scale for g in games])
         self.bounds = joint_bounds(self.codecs)

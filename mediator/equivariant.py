@@ -11,7 +11,7 @@ designs, and reads every action entry off the embeddings of the designs it conce
   (u_i(d, x_-i) - u_i(x)), its gap to the best reply; mean / max / min over a_-i of i's own payoff, of
   the other real players' mean payoff and of welfare at (d, a_-i) (and their expectations under x_-i);
   the best-reply gap max_d' u_i(d', a_-i) - u_i(d, a_-i) (expected, mean, fraction of a_-i where d is a
-  best reply); x_i(d) and x_i(d) - 1/k_i; log k_i / log k_max; n / n_max; progress t / rounds.
+  best reply); x_i(d) and x_i(d) - 1/k_i; log k_i / log k_max; n / n_max.
 * mixing layers: h_{i,d} <- LayerNorm(h_{i,d} + MLP[h_{i,d}, mean_{d'} h_{i,d'}, mean_{j != i} mean_{e} h_{j,e},
   sum_{j,e} A^own_{i,d;j,e} h_{j,e}, sum_{j,e} A^oth_{i,d;j,e} h_{j,e}]), the last two weighting player j's
   designs e by the centred pairwise payoff of i (resp. of j) at (d, e) with everyone else at x
@@ -19,9 +19,9 @@ designs, and reads every action entry off the embeddings of the designs it conce
   attention). Means run over real designs of real players only (design mask x player mask).
 * heads: restrict / subsidize: an MLP of h_{i,d} (one entry per real design); recommend: an MLP of
   sum_i W h_{i,a_i} + V phi(a) per real profile a (evaluated on the real profiles only), where phi(a) = welfare, min / max payoff, the largest and
-  mean deviation gain, log(1 + K P_x(a)), welfare minus the best welfare, progress; vouchers: the same
+  mean deviation gain, log(1 + K P_x(a)), welfare minus the best welfare; vouchers: the same
   profile code plus W' h_{i,a_i} + V' phi_i(a) (phi_i = u_i(a), i's deviation gain, x_i(a_i)) per
-  (player, profile); value: an MLP of the masked mean and max of h, E_x[welfare], max welfare, progress.
+  (player, profile); value: an MLP of the masked mean and max of h, E_x[welfare], max welfare.
 * action distribution: a diagonal Gaussian (`MaskedDiagGaussian`) with one learned log-std per action
   block (restrict, subsidize, recommend, vouchers), so it stays equivariant; its log-probability and
   entropy sum over the game's real entries only (read from the observation's masks), and padded
@@ -57,8 +57,8 @@ from envs.padding import PaddedLayout
 
 LETTERS = "abcdefghijklmnopqrstuvwxy"
 BIG = 1e9
-N_DESIGN_FEATURES = 22
-N_PROFILE_FEATURES = 8
+N_DESIGN_FEATURES = 21
+N_PROFILE_FEATURES = 7
 N_PLAYER_PROFILE_FEATURES = 3
 DEFAULT_INIT_MEAN = {"restrict": 0.5, "subsidize": -0.1, "recommend": 0.0, "vouchers": -0.1}
 
@@ -131,7 +131,6 @@ class GameFeatures:
         self.x = obs[:, sl["strategies"]].reshape(B, N, k)
         self.m = (obs[:, sl["designs"]].reshape(B, N, k) > 0.5).float()
         self.p = (obs[:, sl["players"]] > 0.5).float()
-        self.t = obs[:, sl["progress"]]
         self.me = self.m * self.p[:, :, None]                         # real designs of real players
         self.n_designs = self.m.sum(-1).clamp_min(1.0)                # (B, N)
         n_real = self.p.sum(-1, keepdim=True)                          # (B, 1)
@@ -181,7 +180,7 @@ class GameFeatures:
             k_i = self.n_designs[:, i, None].expand_as(e)
             per_player.append(th.stack(pooled + [
                 e - value, e - best_e, x[:, i], x[:, i] - 1.0 / k_i, th.log(k_i) / log_k,
-                (n_real / N).expand_as(e), self.t.expand_as(e)], dim=-1))
+                (n_real / N).expand_as(e)], dim=-1))
         feats = th.stack(per_player, dim=1)                            # (B, N, k, F)
         self.design = feats * self.m[..., None]
 
@@ -228,10 +227,9 @@ class GameFeatures:
         k_real = self.profiles.flatten(1).sum(-1).reshape((B,) + (1,) * N)
         w = self.welfare
         best_w = w.masked_fill(~valid, -BIG).flatten(1).amax(-1).reshape((B,) + (1,) * N)
-        t = self.t.reshape((B,) + (1,) * N).expand_as(w)
         self.profile = th.stack([
             w, u.masked_fill(~pe, BIG).amin(1), u.masked_fill(~pe, -BIG).amax(1), dev.amax(1),
-            dev.sum(1) / n_real, th.log1p(prob * k_real), w - best_w, t], dim=-1) * valid[..., None]
+            dev.sum(1) / n_real, th.log1p(prob * k_real), w - best_w], dim=-1) * valid[..., None]
         xi = th.stack([self._at_axis(x[:, i], i).expand_as(w) for i in range(N)], 1)
         self.player_profile = th.stack([u, dev, xi], dim=-1)                 # (B, N, k..k, 3)
         self.expected_welfare = (w * prob).flatten(1).sum(-1, keepdim=True)
@@ -352,7 +350,7 @@ class EquivariantPolicy(ActorCriticPolicy):
             self.voucher_design = nn.Linear(E, P, bias=False)
             self.voucher_player = nn.Linear(N_PLAYER_PROFILE_FEATURES, P)
             self.heads["vouchers"] = nn.Sequential(act(), *_mlp([P, P, 1], act))
-        self.value_net = _mlp([2 * E + 3, E, E, 1], act)
+        self.value_net = _mlp([2 * E + 2, E, E, 1], act)
         for part, head in self.heads.items():             # small outputs around the block's initial mean
             last = head[-1]
             nn.init.orthogonal_(last.weight, gain=0.01)
@@ -402,7 +400,7 @@ class EquivariantPolicy(ActorCriticPolicy):
         return th.cat(out, dim=1)
 
     def _value(self, h: th.Tensor, g: GameFeatures) -> th.Tensor:
-        return self.value_net(th.cat([_pooled(h, g), g.expected_welfare, g.best_welfare, g.t], dim=-1))
+        return self.value_net(th.cat([_pooled(h, g), g.expected_welfare, g.best_welfare], dim=-1))
 
     def _distribution(self, h: th.Tensor, g: GameFeatures) -> MaskedDiagGaussian:
         return self.action_dist.proba_distribution(self._means(h, g), self.log_std[self._block], g.action_mask(self.layout))

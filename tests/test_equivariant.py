@@ -67,7 +67,7 @@ def split_action(layout, action, shape):
 # --------------------------------------------------------------------------- PaddedLayout
 def test_layout_sizes():
     layout = PaddedLayout(3, 16, FULL, vouchers=True)
-    assert layout.obs_dim == 3 * 16 ** 3 + 3 * 16 * 2 + 3 + 1
+    assert layout.obs_dim == 3 * 16 ** 3 + 3 * 16 * 2 + 3
     assert layout.action_sizes == {"restrict": 48, "subsidize": 48, "recommend": 4096, "vouchers": 3 * 4096}
     assert PaddedLayout(3, 16, ("subsidize",)).action_dim == 48
     with pytest.raises(ValueError):
@@ -83,7 +83,7 @@ def test_encode_round_trip(shape):
     layout, rng = PaddedLayout(3, 4), np.random.default_rng(1)
     u = rng.normal(size=(5, len(shape), *shape))
     s = random_strategies(shape, rng, 5)
-    obs = layout.encode(u, s, progress=np.linspace(0, 1, 5))
+    obs = layout.encode(u, s)
     assert obs.shape == (5, layout.obs_dim) and obs.dtype == np.float32
     parts = layout.split(obs)
     n, scale = len(shape), np.abs(u).reshape(5, -1).max(axis=1)
@@ -98,7 +98,6 @@ def test_encode_round_trip(shape):
     for i in range(n, 3):                                     # a dummy player: design 0 played for sure
         assert (parts["strategies"][:, i] == [1, 0, 0, 0]).all() and (parts["designs"][:, i] == [1, 0, 0, 0]).all()
     assert (parts["players"] == (np.arange(3) < n)).all()
-    np.testing.assert_allclose(parts["progress"], np.linspace(0, 1, 5), rtol=1e-6)
     game = make_game(shape)
     np.testing.assert_allclose(layout.encode_game(game), layout.encode(game.payoffs[None], [np.full((1, k), 1 / k) for k in shape])[0])
 
@@ -160,7 +159,7 @@ def test_design_relabelling_permutes_actions(shape):
     n = len(shape)
     u = rng.normal(size=(1, n, *shape))
     s = random_strategies(shape, rng, 1)
-    base = split_action(layout, layout.unpad(deterministic(policy, layout.encode(u, s, 0.3)), shape)[0], shape)
+    base = split_action(layout, layout.unpad(deterministic(policy, layout.encode(u, s)), shape)[0], shape)
     for part in ("restrict", "subsidize"):      # the outputs do depend on the design
         assert np.std(np.concatenate(base[part])) > 1e-2
     assert np.std(base["recommend"]) > 1e-2 and np.std(base["vouchers"]) > 1e-2
@@ -169,7 +168,7 @@ def test_design_relabelling_permutes_actions(shape):
         while (perm == np.arange(shape[i])).all():
             perm = rng.permutation(shape[i])
         u2, s2 = _permute_designs(u, s, i, perm)
-        got = split_action(layout, layout.unpad(deterministic(policy, layout.encode(u2, s2, 0.3)), shape)[0], shape)
+        got = split_action(layout, layout.unpad(deterministic(policy, layout.encode(u2, s2)), shape)[0], shape)
         for part in ("restrict", "subsidize"):
             for j in range(n):
                 want = base[part][j][perm] if j == i else base[part][j]
@@ -185,12 +184,12 @@ def test_player_relabelling_permutes_actions(shape):
     n = len(shape)
     u = rng.normal(size=(1, n, *shape))
     s = random_strategies(shape, rng, 1)
-    base = split_action(layout, layout.unpad(deterministic(policy, layout.encode(u, s, 0.5)), shape)[0], shape)
+    base = split_action(layout, layout.unpad(deterministic(policy, layout.encode(u, s)), shape)[0], shape)
     for sigma in ([1, 0] if n == 2 else [2, 0, 1], [1, 0] if n == 2 else [0, 2, 1]):
         sigma = np.array(sigma)               # new player i is old player sigma[i]
         u2 = np.transpose(u[:, sigma], (0, 1, *(2 + sigma)))
         s2 = [s[j] for j in sigma]
-        got = split_action(layout, layout.unpad(deterministic(policy, layout.encode(u2, s2, 0.5)), shape)[0], shape)
+        got = split_action(layout, layout.unpad(deterministic(policy, layout.encode(u2, s2)), shape)[0], shape)
         for part in ("restrict", "subsidize"):
             for i in range(n):
                 np.testing.assert_allclose(got[part][i], base[part][sigma[i]], atol=2e-4, rtol=1e-4)
@@ -208,7 +207,7 @@ def test_one_model_serves_every_shape(vouchers):
     shapes = [(2, 2), (2, 4), (3, 3), (13, 13), (3, 3, 3), (2, 3, 4), (16, 16, 16)]
     for seed, shape in enumerate(shapes):
         game = make_game(shape, seed)
-        obs = layout.encode_game(game, random_strategies(shape, rng), 0.1)[None]
+        obs = layout.encode_game(game, random_strategies(shape, rng))[None]
         with th.no_grad():
             actions, values, log_prob = policy(th.as_tensor(obs))
         assert th.isfinite(values).all() and th.isfinite(log_prob).all()
@@ -299,7 +298,7 @@ class SubsidyTargetEnv(gym.Env):
         codec = ActionCodec(self.game, ("subsidize",), subsidy="incentive")
         self.target = codec.decode(target).transfers
         self.size = 0.5 * codec.incentive_amounts.sum() / np.mean(shape)     # ~ the target's typical size
-        obs = self.layout.encode_game(self.game, random_strategies(shape, self.rng), 0.0)
+        obs = self.layout.encode_game(self.game, random_strategies(shape, self.rng))
         return obs, {}
 
     def reward(self, action: np.ndarray) -> float:

@@ -36,3 +36,27 @@ def test_the_vecenv_and_the_simulation_observe_and_play_the_same():
     traj = simulate(game, policy, factory, rounds, seeds, seed=7, bounds=env.codec.learner_bounds())
     np.testing.assert_allclose(np.stack(policy.seen), np.stack(observed[:-1]), atol=1e-6)
     np.testing.assert_allclose(traj.net.reshape(rounds // every, every, seeds).mean(axis=1), np.stack(nets), atol=1e-9)
+
+
+def test_a_padded_vecenv_serves_a_new_shape_every_episode():
+    from envs.padding import PaddedLayout
+
+    shapes = ["n=2,k=3", "n=3,k=2", "n=2,k=2x4"]
+    batches = lambda first, count: [make_game(f"random:{shapes[first // count % 3]},seed={first + b}")  # noqa: E731
+                                    for b in range(count)]
+    layout = PaddedLayout(3, 4, families=("restrict", "subsidize", "recommend"))
+    env = MediatorVecEnv(make_game("random:n=2,k=3,seed=0"), learner_factory("hedge", contextual=True), num_envs=2,
+                         rounds=20, act_every=10, batches=batches, layout=layout)
+    obs = env.reset()
+    rng = np.random.default_rng(0)
+    for episode, spec in enumerate(shapes):
+        assert env.game.shape == make_game(f"random:{spec},seed=0").shape
+        np.testing.assert_allclose(obs, layout.encode(np.stack([g.payoffs for g in batches(2 * episode, 2)]),
+                                                      env.engine.strategies()), atol=1e-6)
+        for _ in range(2):
+            action = rng.uniform(-1, 1, (2, layout.action_dim)).astype(np.float32)
+            for iv, game in zip(env.decode(action), batches(2 * episode, 2)):
+                iv.validate(game)
+            obs, rewards, dones, _ = env.step(action)
+            assert np.isfinite(rewards).all()
+        assert dones.all() and obs.shape == (2, layout.obs_dim)
