@@ -177,20 +177,27 @@ def render_log(report: dict, d: int) -> str:
 
 
 def render_generalization(report: dict, d: int) -> str:
-    """Per unseen game: no mediation, the analytic counterparts and the learned mediator; the mean gap closed."""
-    names = list(report["mean_net"])
-    mean = report["mean_gap_closed"]
+    """Per unseen game: no mediation, the analytic counterparts and the learned mediator; the summed gap
+    closed overall, per generator and per shape."""
+    names, pct = report["mediators"], lambda x: "n/a" if x is None else f"{x:.1%}"  # noqa: E731
+
+    def groups(key: str) -> str:
+        return table([key, "games", "with a gap", "summed gap closed", "matches best"],
+                     [[v, str(g["n_games"]), str(g["games_with_gap"]), pct(g["summed_gap_closed"]), str(g["matches_best"])]
+                      for v, g in report[f"by_{key}"].items()])
+
     return "\n".join([
         f"{report['model']} on {len(report['games'])} unseen games of {report['family']} (seeds from "
         f"{report['first_seed']}; {report['learners']} stakeholders, {report['rounds']} rounds, {report['seeds']} "
         f"seeds each; long-run net welfare):",
-        table(["game", *names, "gap closed"],
-              [[r["game"], *(f"{r[k]:.{d}f}" for k in names),
+        table(["game", "generator", *names, "gap closed"],
+              [[r["game"], r["generator"], *(f"{r[k]:.{d}f}" for k in names),
                 "no gap" if r["gap_closed"] is None else f"{r['gap_closed']:.1%}"] for r in report["games"]]),
-        f"mean gap closed over the {report['games_with_gap']} games with a gap: "
-        + ("n/a" if mean is None else f"{mean:.1%} (share of their summed gap: {report['share_of_total_gap']:.1%})")
-        + f"; as good as the best analytic mediator (within {GAP_TOLERANCE:.0%} of the payoff scale) on {report['matches_best']} "
-          f"of {len(report['games'])} games"])
+        "", groups("generator"), "", groups("shape"), "",
+        f"summed gap closed over the {report['games_with_gap']} games with a gap (each game in units of its payoff "
+        f"scale): {pct(report['summed_gap_closed'])} (mean per game {pct(report['mean_gap_closed'])}); as good as the "
+        f"best analytic counterpart (within {GAP_TOLERANCE:.0%} of the payoff scale) on {report['matches_best']} "
+        f"of {len(report['games'])} games"])
 
 
 def render_bootstrap(report: dict, d: int) -> str:

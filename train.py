@@ -12,8 +12,10 @@ the same learner dynamics).
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,90 +26,115 @@ import numpy as np
 
 from agents.dynamics import learner_factory
 from agents.no_regret import LEARNERS, make_learner
-from envs.catalog import game_family, load_game
+from envs.catalog import game_batches, game_family, load_game
 from envs.codec import FAMILIES, SUBSIDIES
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
-from envs.io import atomic_write_json, atomic_write_text, atomic_write_with
-from comparison.dynamics import generalization, learned_entry, reference_nets, run_dynamics
+from envs.io import atomic_write_json, atomic_write_with
+from envs.mixture import is_mixture_spec
+from envs.padding import PaddedLayout
+from comparison.dynamics import (VALIDATION_SEED, generalization, grouped, judge_games, learned_entry, reference_nets,
+                                 run_dynamics, summary)
 from comparison.score import score
 from comparison.usage import OneLineParser, UsageError
 from mediator.analytic import analytic_mediators
-from mediator.learned import LearnedMediator, LearnedMediatorError
+from mediator.learned import LearnedMediator, LearnedMediatorError, load_model, run_layout
+
+
+def flag(default, help: str, **kwargs):
+    """A TrainConfig field with its command-line help (every field but ``designs`` is a flag)."""
+    return field(default=default, metadata={"help": help, **kwargs})
 
 
 @dataclass
 class TrainConfig:
-    """Everything a run depends on; echoed to runs/<run-name>/config.json."""
+    """Everything a run depends on; echoed to runs/<run-name>/config.json (``auto`` values resolved)."""
 
-    game: str = "example1"
-    stakeholders: str = "hedge"               # a no-regret rule (optionally with options), or "ppo"
-    mediator: str = "none"                    # with PPO stakeholders: the analytic mediator in force
-    families: tuple[str, ...] = ("restrict",)  # what the mediator may do
-    total_steps: int = 50_000                 # PPO steps = mediator decisions summed over environments
-    num_envs: int = 16
-    rounds: int = 200                         # stakeholder rounds per episode
-    act_every: int = 10                       # rounds between mediator decisions
-    lam: float = 1.0
-    budget: float | None = None               # largest payment per player and profile (default: payoff scale)
-    subsidy: str = "incentive"                # subsidize: multiples of k-implementation amounts, or "profile"
-    seed: int = 0
-    run_name: str = ""
-    runs_dir: str = "runs"
-    checkpoint_every: int = 10_000
-    keep_checkpoints: int = 3
-    eval_rounds: int = 20_000
-    eval_seeds: int = 5
-    generalize: int = 20                      # with a game family (random spec without seed): unseen games evaluated
-    learning_rate: float = 3e-4
-    ent_coef: float = 0.0
-    net_arch: tuple[int, ...] = (64, 64)      # hidden layers of the policy and value networks (SB3's default)
-    log_std_init: float = 0.0                 # initial log standard deviation of the Gaussian actions
-    designs: list = field(default_factory=list)   # filled from the game: a model is tied to its designs
+    # what is trained, on what
+    game: str = flag("example1", "catalog spec or game file; a family (mix:v1, random:n=2,k=4) trains a general mediator")
+    stakeholders: str = flag("hedge", f"stakeholder learners: {', '.join(LEARNERS)} (options as hedge:eta=0.5), or ppo")
+    mediator: str = flag("none", "with --stakeholders ppo: the analytic mediator in force (none, restriction, payments, "
+                                 "correlation, vouchers)")
+    families: tuple[str, ...] = flag(("restrict",), f"what the mediator may do, comma-separated from {', '.join(FAMILIES)}")
+    vouchers: bool = flag(False, "with recommend: the mediator may also offer conditional vouchers (Section 3.3)")
+    policy: str = flag("auto", "mlp (one game), equivariant (any game of the layout), or auto: equivariant for a "
+                               "family, mlp for one game", choices=("auto", "mlp", "equivariant"))
+    # the dynamics
+    rounds: int = flag(200, "stakeholder rounds per training episode (the learners restart each episode)")
+    act_every: int = flag(10, "rounds between mediator decisions")
+    lam: float = flag(1.0, "lambda: weight of the mediator's transfers in its net welfare", dest="lambda")
+    budget: float | None = flag(None, "largest payment per player and profile (default: the game's payoff scale)")
+    subsidy: str = flag("incentive", "subsidize: incentive (multiples of k-implementation amounts per player and "
+                                     "design) or profile (per player and profile)", choices=SUBSIDIES)
+    temperature: float = flag(4.0, "recommend: softmax temperature of the profile logits")
+    trust: float = flag(0.5, "recommend: the contextual learners' prior trust in a recommendation")
+    # PPO (stable-baselines3)
+    total_steps: int = flag(50_000, "PPO steps = mediator decisions summed over environments")
+    num_envs: int = flag(16, "environments (games of the engine's batch) per rollout")
+    n_steps: int = flag(64, "steps per environment per rollout")
+    batch_size: int = flag(256, "PPO minibatch size")
+    n_epochs: int = flag(10, "PPO epochs per rollout")
+    learning_rate: float = flag(3e-4, "Adam learning rate")
+    gamma: float = flag(0.9, "discount per mediator decision")
+    gae_lambda: float = flag(0.95, "GAE lambda")
+    clip_range: float = flag(0.2, "PPO clip range")
+    ent_coef: float = flag(0.0, "entropy bonus")
+    log_std_init: float | None = flag(None, "initial log-std of the Gaussian actions (default 0 for mlp, -0.7 equivariant)")
+    net_arch: tuple[int, ...] = flag((64, 64), "mlp: hidden layer sizes of the policy and value networks")
+    width: int = flag(64, "equivariant: width of the per-(player, design) embeddings")
+    layers: int = flag(2, "equivariant: mixing layers")
+    n_max: int = flag(3, "equivariant: most players of a game the model serves")
+    k_max: int = flag(16, "equivariant: most designs per player of a game the model serves")
+    seed: int = flag(0, "seed of PPO, the games drawn and the learners")
+    # the run
+    run_name: str = flag("", "run folder name under --runs-dir (default: game-seed-time)")
+    runs_dir: str = flag("runs", "where run folders go")
+    checkpoint_every: int = flag(10_000, "PPO steps between checkpoints (a family's validation scores are logged then)")
+    keep_checkpoints: int = flag(3, "checkpoints kept")
+    validation_games: int = flag(16, "a family: held-out games scored in TensorBoard at every checkpoint")
+    eval_rounds: int = flag(20_000, "rounds of the final comparison on learning dynamics")
+    eval_seeds: int = flag(5, "seeds of the final comparison")
+    generalize: int = flag(50, "a family: unseen games of the final report (reserved evaluation seeds)")
+    designs: list = field(default_factory=list)   # filled from the game: a per-game model is tied to its designs
+
+
+#: Comma-separated flags
+INT_TUPLES, STR_TUPLES = ("net_arch",), ("families",)
 
 
 # --------------------------------------------------------------------------- command line
-def parse_config(argv: Sequence[str] | None) -> tuple[TrainConfig, str | None]:
-    p = OneLineParser(prog="train.py", description=__doc__.split("\n\n")[0])
-    d = TrainConfig()
-    p.add_argument("--game", default=d.game, help="catalog spec or game file (default example1)")
-    p.add_argument("--stakeholders", default=d.stakeholders,
-                   help=f"stakeholder learners: {', '.join(LEARNERS)} (options as hedge:eta=0.5), or ppo")
-    p.add_argument("--mediator", default=d.mediator,
-                   help="with --stakeholders ppo: the analytic mediator in force (none, restriction, payments, "
-                        "correlation, vouchers; default none)")
-    p.add_argument("--families", default=",".join(d.families),
-                   help=f"mediator families, comma-separated from {', '.join(FAMILIES)} (default restrict)")
-    p.add_argument("--total-steps", type=int, default=d.total_steps)
-    p.add_argument("--num-envs", type=int, default=d.num_envs)
-    p.add_argument("--rounds", type=int, default=d.rounds, help="stakeholder rounds per episode")
-    p.add_argument("--act-every", type=int, default=d.act_every, help="rounds between mediator decisions")
-    p.add_argument("--lambda", dest="lam", type=float, default=d.lam)
-    p.add_argument("--budget", type=float, default=d.budget)
-    p.add_argument("--subsidy", default=d.subsidy, choices=SUBSIDIES,
-                   help="subsidize parameterisation: incentive (per player and design, a multiple of the "
-                        "k-implementation amounts; default) or profile (per player and profile)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--run-name", default="")
-    p.add_argument("--runs-dir", default=d.runs_dir)
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    p.add_argument("--net-arch", default=",".join(map(str, d.net_arch)),
-                   help="hidden layer sizes of the policy and value networks, comma-separated (default 64,64)")
-    p.add_argument("--log-std-init", type=float, default=d.log_std_init,
-                   help="initial log standard deviation of the mediator's Gaussian actions (default 0)")
-    p.add_argument("--eval-rounds", type=int, default=d.eval_rounds)
-    p.add_argument("--eval-seeds", type=int, default=d.eval_seeds)
-    p.add_argument("--generalize", type=int, default=d.generalize,
-                   help="with a game family such as random:n=2,k=4: unseen games in the final report (default 20)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
-    args = p.parse_args(argv)
-    config = TrainConfig(**{k: getattr(args, k) for k in
-                            ("game", "stakeholders", "mediator", "total_steps", "num_envs", "rounds", "act_every", "lam",
-                             "budget", "subsidy", "seed", "run_name", "runs_dir", "checkpoint_every", "eval_rounds",
-                             "eval_seeds", "generalize", "log_std_init")},
-                         families=tuple(f.strip() for f in args.families.split(",") if f.strip()),
-                         net_arch=layer_sizes(args.net_arch))
-    return config, args.resume
+def build_parser() -> OneLineParser:
+    """Every TrainConfig field as a flag (defaults suppressed, so the flags actually given are known)."""
+    p = OneLineParser(prog="train.py", description=__doc__.split("\n\n")[0], argument_default=argparse.SUPPRESS)
+    for f in dataclasses.fields(TrainConfig):
+        if "help" not in f.metadata:
+            continue
+        name = "--" + f.metadata.get("dest", f.name).replace("_", "-")
+        shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+        kwargs = {"dest": f.name, "help": f"{f.metadata['help']} (default {shown})"}
+        if isinstance(f.default, bool):
+            p.add_argument(name, action="store_true", **kwargs)
+            continue
+        kind = {int: int, float: float}.get(type(f.default), str)
+        if f.name in ("budget", "log_std_init"):
+            kind = float
+        p.add_argument(name, type=kind, choices=f.metadata.get("choices"), **kwargs)
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint "
+                                                       "(only --total-steps may change, to extend it)")
+    return p
+
+
+def parse_config(argv: Sequence[str] | None) -> tuple[dict, str | None]:
+    """The flags given (field -> value) and the run folder to resume, if any."""
+    given = vars(build_parser().parse_args(argv))
+    resume = given.pop("resume", None)
+    for name in STR_TUPLES:
+        if name in given:
+            given[name] = tuple(x.strip() for x in given[name].split(",") if x.strip())
+    for name in INT_TUPLES:
+        if name in given:
+            given[name] = layer_sizes(given[name])
+    return given, resume
 
 
 def layer_sizes(text: str) -> tuple[int, ...]:
@@ -121,10 +148,22 @@ def layer_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def resolve(c: TrainConfig) -> TrainConfig:
+    """``auto`` and per-policy defaults made concrete (what config.json records)."""
+    if c.policy == "auto":
+        c.policy = "equivariant" if game_family(c.game) else "mlp"
+    if c.log_std_init is None:
+        c.log_std_init = -0.7 if c.policy == "equivariant" else 0.0
+    return c
+
+
 def check_config(c: TrainConfig) -> None:
+    """One validation for fresh and resumed runs: one line and exit 2 before anything is trained or written."""
     unknown = set(c.families) - set(FAMILIES)
     if unknown or not c.families:
         raise UsageError(f"--families must be among {', '.join(FAMILIES)}, got {', '.join(c.families) or 'none'}")
+    if c.vouchers and "recommend" not in c.families:
+        raise UsageError("--vouchers needs the recommend family (--families ...,recommend)")
     if c.mediator not in ("none", "restriction", "payments", "correlation", "vouchers"):
         raise UsageError(f"--mediator must be none or an analytic family, got {c.mediator!r}")
     if c.mediator != "none" and c.stakeholders != "ppo":
@@ -134,15 +173,42 @@ def check_config(c: TrainConfig) -> None:
             make_learner(c.stakeholders, 2, 1)
         except ValueError as e:
             raise UsageError(f"--stakeholders: {e}") from None
-    if c.stakeholders == "ppo" and game_family(c.game):
+    family = game_family(c.game)
+    if c.stakeholders == "ppo" and family:
         raise UsageError(f"--game {c.game} is a game family: it trains a mediator, not --stakeholders ppo")
-    for name in ("total_steps", "num_envs", "rounds", "act_every", "checkpoint_every", "eval_seeds", "generalize"):
+    if family and c.policy == "mlp":
+        raise UsageError(f"--game {c.game} is a game family: it trains --policy equivariant (one model for any shape)")
+    if c.policy == "equivariant" and c.subsidy != "incentive":
+        raise UsageError("--policy equivariant subsidizes per design (--subsidy incentive)")
+    for name in ("total_steps", "num_envs", "rounds", "act_every", "checkpoint_every", "keep_checkpoints", "eval_rounds",
+                 "eval_seeds", "generalize", "validation_games", "n_steps", "batch_size", "n_epochs", "width", "layers"):
         if getattr(c, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(c, name)}")
+    if c.n_max < 2 or c.k_max < 2:
+        raise UsageError(f"--n-max and --k-max must be >= 2, got {c.n_max}, {c.k_max}")
     if c.act_every > c.rounds:
         raise UsageError(f"--act-every ({c.act_every}) cannot exceed --rounds ({c.rounds})")
-    if not (np.isfinite(c.lam) and c.lam >= 0) or (c.budget is not None and not c.budget > 0):
-        raise UsageError("--lambda must be >= 0 and --budget > 0")
+    if c.batch_size > c.n_steps * c.num_envs:
+        raise UsageError(f"--batch-size ({c.batch_size}) cannot exceed a rollout (--n-steps x --num-envs = "
+                         f"{c.n_steps * c.num_envs})")
+    ranges = {"lambda": (c.lam, 0, None), "learning-rate": (c.learning_rate, 0, None), "gamma": (c.gamma, 0, 1),
+              "gae-lambda": (c.gae_lambda, 0, 1), "clip-range": (c.clip_range, 0, None), "ent-coef": (c.ent_coef, 0, None),
+              "temperature": (c.temperature, 0, None), "trust": (c.trust, 0, 1), "log-std-init": (c.log_std_init, None, None)}
+    if c.budget is not None:
+        ranges["budget"] = (c.budget, 0, None)
+    for name, (value, low, high) in ranges.items():
+        if value is None:
+            continue
+        if not np.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+            bounds = f" in [{low}, {high}]" if high is not None else (f" >= {low}" if low is not None else "")
+            raise UsageError(f"--{name} must be a finite number{bounds}, got {value}")
+    if c.budget is not None and c.budget == 0:
+        raise UsageError("--budget must be > 0 (or left out: the game's payoff scale)")
+    if c.policy == "equivariant":
+        try:
+            PaddedLayout(c.n_max, c.k_max, c.families, c.vouchers)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
 
 
 def run_folder(c: TrainConfig) -> Path:
@@ -154,26 +220,61 @@ def run_folder(c: TrainConfig) -> Path:
     return folder
 
 
-def load_resume(run_dir: str) -> tuple[TrainConfig, Path]:
-    """The run's own config and its newest checkpoint; one clear error when either is unusable."""
+def checkpoints(folder: Path) -> list[Path]:
+    """The run's checkpoints, oldest first (``checkpoints/step_<N>.zip``)."""
+    return sorted(folder.glob("checkpoints/step_*.zip"), key=lambda p: int(p.stem.split("_")[1]))
+
+
+def step_of(checkpoint: Path) -> int:
+    return int(checkpoint.stem.split("_")[1])
+
+
+def load_resume(run_dir: str, given: dict) -> tuple[TrainConfig, Path | None]:
+    """The run's own config (``--total-steps`` may extend it) and its newest checkpoint (None: not started)."""
     folder = Path(run_dir)
+    changed = sorted(set(given) - {"total_steps"})
+    if changed:
+        raise UsageError(f"--resume continues {run_dir} as configured; only --total-steps may change, not "
+                         + ", ".join(f"--{k.replace('_', '-')}" for k in changed))
     try:
         raw = json.loads((folder / "config.json").read_text())
-        config = TrainConfig(**{"subsidy": "profile", **raw, "families": tuple(raw["families"]),
-                                "net_arch": tuple(raw.get("net_arch", TrainConfig.net_arch))})
+        config = TrainConfig(**{**raw, "families": tuple(raw["families"]), "net_arch": tuple(raw["net_arch"])})
     except FileNotFoundError:
         raise UsageError(f"--resume {run_dir}: no config.json (not a training run folder)") from None
     except (json.JSONDecodeError, TypeError, KeyError) as e:
         raise UsageError(f"--resume {run_dir}: config.json is unreadable or from another version ({e})") from None
-    checkpoints = sorted(folder.glob("checkpoints/step_*.zip"), key=lambda p: int(p.stem.split("_")[1]))
-    if not checkpoints:
-        raise UsageError(f"--resume {run_dir}: no checkpoint to resume from")
-    return config, checkpoints[-1]
+    config.total_steps = given.get("total_steps", config.total_steps)
+    check_config(resolve(config))
+    found = checkpoints(folder)
+    return config, found[-1] if found else None
 
 
 # --------------------------------------------------------------------------- callbacks
-def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, dict, float] | None, total: int):
-    """TensorBoard scalars, atomic checkpoints and a progress bar (SB3 callbacks)."""
+class Stop:
+    """SIGINT / SIGTERM during training: remember the signal; the training loop checkpoints and stops."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.step = 0
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> "Stop":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, dict, float] | None, stop: Stop,
+                   validation: list[DesignGame]):
+    """TensorBoard scalars, atomic checkpoints (with a family's validation scores), the stop on a signal
+    and a progress bar (SB3 callbacks)."""
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.logger import Image
     from tqdm.auto import tqdm
@@ -224,23 +325,37 @@ def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, dict, f
             return np.kron(img, np.ones((16, 16))).astype(np.float32)
 
     class CheckpointCallback(BaseCallback):
-        """Every ``checkpoint_every`` steps: write then rename, keep the last ``keep_checkpoints``."""
+        """Every ``checkpoint_every`` steps, and at a stop signal: write then rename, keep the last
+        ``keep_checkpoints``; for a family, score the checkpoint on the validation games."""
 
         def _on_training_start(self) -> None:
             self.next = (self.num_timesteps // c.checkpoint_every + 1) * c.checkpoint_every
 
         def _on_step(self) -> bool:
+            if stop.signal is not None:
+                save_checkpoint(self.model, folder, c.keep_checkpoints)
+                return False
             if self.num_timesteps >= self.next:
                 self.next += c.checkpoint_every
-                save_atomic(self.model, folder / "checkpoints" / f"step_{self.num_timesteps}.zip")
-                old = sorted((folder / "checkpoints").glob("step_*.zip"), key=lambda p: int(p.stem.split("_")[1]))
-                for path in old[:-c.keep_checkpoints]:
-                    path.unlink()
+                path = save_checkpoint(self.model, folder, c.keep_checkpoints)
+                if validation:
+                    self._validate(path)
             return True
+
+        def _validate(self, path: Path) -> None:
+            """Score per generator and shape (comparison.score) on held-out games at the training horizon."""
+            rows = judge_games(path, validation, c.stakeholders, c.rounds, 2, c.seed + 7, c.lam, c.trust, progress=False)
+            for row, game in zip(rows, validation):
+                row["generator"] = generator_of(c.game, game)
+            self.logger.record("validation/summed_gap_closed", none_as_nan(summary(rows)["summed_gap_closed"]))
+            for key in ("generator", "shape"):
+                for value, group in grouped(rows, key).items():
+                    self.logger.record(f"validation/{key}/{value}", none_as_nan(group["summed_gap_closed"]))
+            self.logger.dump(self.num_timesteps)
 
     class ProgressCallback(BaseCallback):
         def _on_training_start(self) -> None:
-            self.bar = tqdm(total=total, initial=self.num_timesteps, desc="PPO steps", unit="step",
+            self.bar = tqdm(total=c.total_steps, initial=self.num_timesteps, desc="PPO steps", unit="step",
                             disable=None, mininterval=1.0)
 
         def _on_step(self) -> bool:
@@ -251,6 +366,24 @@ def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, dict, f
             self.bar.close()
 
     return [MetricsCallback(), CheckpointCallback(), ProgressCallback()]
+
+
+def none_as_nan(x: float | None) -> float:
+    return np.nan if x is None else x
+
+
+def generator_of(spec: str, game: DesignGame) -> str:
+    """A family game's generator (a mixture's) or the family itself."""
+    return game.name.split(":")[3] if is_mixture_spec(spec) else spec
+
+
+def save_checkpoint(model, folder: Path, keep: int) -> Path:
+    """``checkpoints/step_<N>.zip`` written atomically; only the newest ``keep`` are kept."""
+    path = folder / "checkpoints" / f"step_{model.num_timesteps}.zip"
+    save_atomic(model, path)
+    for old in checkpoints(folder)[:-keep]:
+        old.unlink()
+    return path
 
 
 def save_atomic(model, path: Path) -> None:
@@ -264,55 +397,81 @@ def training_reference(game: DesignGame, c: TrainConfig) -> tuple[float, dict, f
     """No mediation's and the analytic counterparts' mean net welfare per round over a training episode
     (``rounds`` rounds of the same learners, ``num_envs`` seeds), and the payoff scale: what
     TensorBoard's score compares the rollouts' net welfare with."""
-    none, analytic = reference_nets(game, c.families, c.stakeholders, c.rounds, c.num_envs, c.seed, c.lam, trust=0.5)
+    none, analytic = reference_nets(game, c.families, c.stakeholders, c.rounds, c.num_envs, c.seed, c.lam, trust=c.trust)
     return none, analytic, game.scale
 
 
 def stakeholder_factory(c: TrainConfig):
-    """The learners a mediator trains over: contextual, with trust 0.5, when it may recommend."""
-    return learner_factory(c.stakeholders, contextual="recommend" in c.families, trust=0.5)
+    """The learners a mediator trains over: contextual, with prior trust ``trust``, when it may recommend."""
+    return learner_factory(c.stakeholders, contextual="recommend" in c.families, trust=c.trust)
 
 
-def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: Path | None) -> Path:
-    import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import VecMonitor
-
+def mediator_env(c: TrainConfig, game: DesignGame):
+    """The mediator's VecEnv: one game, or (a general mediator) games of any shape through the padded layout."""
     from envs.views import MediatorVecEnv
 
-    torch.set_num_threads(1)
-    family = game_family(c.game)
-    venv = VecMonitor(MediatorVecEnv(game, stakeholder_factory(c), c.num_envs, c.rounds, c.act_every, c.families, c.lam,
-                                     c.budget, seed=c.seed, subsidy=c.subsidy, games=family))
-    steps_per_rollout = max(64, 1024 // c.num_envs) * c.num_envs
-    if checkpoint is None:
-        model = PPO("MlpPolicy", venv, n_steps=steps_per_rollout // c.num_envs, batch_size=min(256, steps_per_rollout),
-                    learning_rate=c.learning_rate, ent_coef=c.ent_coef, gamma=0.9, seed=c.seed, device="cpu",
-                    policy_kwargs={"net_arch": list(c.net_arch), "log_std_init": c.log_std_init},
-                    tensorboard_log=str(folder / "tb"), verbose=0)
+    layout = run_layout(dataclasses.asdict(c))
+    batches = None if layout is None else (game_batches(c.game) or (lambda first, count: [game] * count))
+    return MediatorVecEnv(game, stakeholder_factory(c), c.num_envs, c.rounds, c.act_every, c.families, c.lam, c.budget,
+                          c.vouchers, seed=c.seed, subsidy=c.subsidy, batches=batches, layout=layout,
+                          temperature=c.temperature)
+
+
+def new_model(c: TrainConfig, venv, folder: Path):
+    """A fresh SB3 PPO with every hyperparameter from the config."""
+    from stable_baselines3 import PPO
+
+    from mediator.equivariant import EquivariantPolicy
+
+    if c.policy == "equivariant":
+        policy, kwargs = EquivariantPolicy, {"layout": run_layout(dataclasses.asdict(c)), "width": c.width,
+                                             "layers": c.layers, "log_std_init": c.log_std_init}
     else:
-        try:
-            model = PPO.load(checkpoint, env=venv, device="cpu", tensorboard_log=str(folder / "tb"))
-        except Exception as e:  # a truncated or foreign zip: one clear line
-            raise LearnedMediatorError(f"{checkpoint}: cannot resume from this checkpoint ({type(e).__name__})") from None
+        policy, kwargs = "MlpPolicy", {"net_arch": list(c.net_arch), "log_std_init": c.log_std_init}
+    return PPO(policy, venv, learning_rate=c.learning_rate, n_steps=c.n_steps, batch_size=c.batch_size,
+               n_epochs=c.n_epochs, gamma=c.gamma, gae_lambda=c.gae_lambda, clip_range=c.clip_range,
+               ent_coef=c.ent_coef, seed=c.seed, device="cpu", policy_kwargs=kwargs,
+               tensorboard_log=str(folder / "tb"), verbose=0)
+
+
+def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: Path | None) -> tuple[Path, Stop]:
+    """PPO on the mediator's VecEnv up to ``total_steps`` (from ``checkpoint`` when resuming)."""
+    import torch
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    torch.set_num_threads(1)
+    venv = VecMonitor(mediator_env(c, game))
+    if checkpoint is None:
+        model = new_model(c, venv, folder)
+    else:
+        model = load_model(checkpoint, env=venv, tensorboard_log=str(folder / "tb"))
         if model.action_space.shape != venv.action_space.shape or model.observation_space.shape != venv.observation_space.shape:
             raise LearnedMediatorError(f"{checkpoint}: checkpoint does not match this run's game and families")
+        print(f"resuming {folder} from step {model.num_timesteps} of {c.total_steps} ({checkpoint.name})")
+    family = game_family(c.game)
     reference = None if family else training_reference(game, c)   # a family has no one game to compare with
-    remaining = c.total_steps - model.num_timesteps
-    if remaining > 0:
-        model.learn(remaining, callback=make_callbacks(c, folder, reference, c.total_steps),
-                    reset_num_timesteps=checkpoint is None, tb_log_name="ppo_mediator")
-    final = folder / "final.zip"
-    save_atomic(model, final)
-    return final
+    validation = [family(VALIDATION_SEED + j) for j in range(c.validation_games)] if family else []
+    with Stop() as stop:
+        if model.num_timesteps < c.total_steps:
+            model.learn(c.total_steps - model.num_timesteps, reset_num_timesteps=checkpoint is None,
+                        callback=make_callbacks(c, folder, reference, stop, validation), tb_log_name="ppo_mediator")
+    if stop.signal is None:
+        save_checkpoint(model, folder, c.keep_checkpoints)
+        save_atomic(model, folder / "final.zip")
+    stop.step = model.num_timesteps
+    return folder / "final.zip", stop
 
 
 def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict:
     """The learned mediator next to the analytic ones on the same learner dynamics (for a game family:
-    on ``generalize`` unseen games of it); report.json."""
+    on ``generalize`` unseen games of it, at 20,000 rounds and at the training horizon); report.json."""
     if game_family(c.game):
         report = generalization(c.game, final, c.stakeholders, c.generalize, c.eval_rounds, c.eval_seeds,
-                                c.seed + 1000, c.lam)
+                                c.seed + 1000, c.lam, c.trust)
+        short = generalization(c.game, final, c.stakeholders, c.generalize, c.rounds, c.eval_seeds,
+                               c.seed + 1000, c.lam, c.trust)
+        report["at_training_horizon"] = {k: short[k] for k in ("rounds", "summed_gap_closed", "mean_gap_closed",
+                                                               "games_with_gap", "by_generator", "by_shape")}
         atomic_write_json(folder / "report.json", report)
         return report
     mediators = analytic_mediators(game, lam=c.lam)
@@ -321,7 +480,7 @@ def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict
               "mediators": {"none": {}, **{k: {} for k in mediators}}}
     compared = {"none": Intervention(), **{k: m.intervention for k, m in mediators.items()},
                 f"learned:{policy.name}": policy}
-    run_dynamics(game, report, compared, c.stakeholders, c.eval_rounds, c.eval_seeds, c.seed + 1000, c.lam)
+    run_dynamics(game, report, compared, c.stakeholders, c.eval_rounds, c.eval_seeds, c.seed + 1000, c.lam, trust=c.trust)
     report["mediators"][f"learned:{policy.name}"].update(
         learned_entry(report["mediators"][f"learned:{policy.name}"]["dynamic"], report, c.families, game.scale))
     atomic_write_json(folder / "report.json", report)
@@ -329,25 +488,40 @@ def compare(c: TrainConfig, folder: Path, game: DesignGame, final: Path) -> dict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    folder = None
     try:
-        config, resume = parse_config(argv)
+        given, resume = parse_config(argv)
         if resume:
-            config, checkpoint = load_resume(resume)
+            config, checkpoint = load_resume(resume, given)
             folder = Path(resume)
+            done = checkpoint is not None and step_of(checkpoint) >= config.total_steps
+            if done and (folder / "report.json").is_file():
+                print(f"{folder} is finished ({step_of(checkpoint)} steps, report.json written); nothing to do "
+                      f"(extend it with --total-steps)")
+                return 0
         else:
+            config = resolve(TrainConfig(**given))
             check_config(config)
             checkpoint, folder = None, run_folder(config)
         game = load_game(config.game)
         config.designs = [list(d) for d in game.designs]
+        print(f"run folder: {folder}")
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        atomic_write_json(folder / "config.json", dataclasses.asdict(config))
         if config.stakeholders == "ppo":
             return train_stakeholders(config, game, folder)
-        final = train_mediator(config, folder, game, checkpoint)
+        final, stop = train_mediator(config, folder, game, checkpoint)
+        if stop.signal is not None:
+            print(f"interrupted at step {stop.step}; resume with: python train.py --resume {folder}", file=sys.stderr)
+            return 128 + stop.signal
         report = compare(config, folder, game, final)
     except (UsageError, GameError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        where = f"; resume with: python train.py --resume {folder}" if folder is not None and folder.exists() else ""
+        print(f"interrupted{where}", file=sys.stderr)
+        return 130
     print(f"\nrun folder: {folder}\n  TensorBoard: tensorboard --logdir {folder.parent}\n  final model: {final}"
           f"\n  report: {folder / 'report.json'}\n{outcome(config, report)}")
     return 0
@@ -355,13 +529,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def outcome(c: TrainConfig, report: dict) -> str:
     """One line: the learned mediator's long-run net welfare against no mediation and the best analytic one."""
-    if "mean_gap_closed" in report:
-        mean = report["mean_gap_closed"]
+    if "summed_gap_closed" in report:
+        closed = report["summed_gap_closed"]
         return (f"on {len(report['games'])} unseen games of {c.game} ({c.eval_seeds} seeds of {c.stakeholders} "
-                f"stakeholders each), mean long-run net welfare: "
+                f"stakeholders each, {c.eval_rounds} rounds), mean long-run net welfare: "
                 + "; ".join(f"{k} {v:.4f}" for k, v in report["mean_net"].items())
-                + f"; mean gap closed over the {report['games_with_gap']} games with a gap: "
-                + ("n/a" if mean is None else f"{mean:.1%}"))
+                + f"; summed gap closed over the {report['games_with_gap']} games with a gap: "
+                + ("n/a" if closed is None else f"{closed:.1%}"))
     learned = next(v for k, v in report["mediators"].items() if k.startswith("learned:"))
     return f"over {c.eval_seeds} seeds of {c.stakeholders} stakeholders: {learned['explanation']}"
 

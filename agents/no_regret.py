@@ -35,12 +35,11 @@ def uniform_argmax(s: np.ndarray) -> np.ndarray:
 class ContextualRule(ABC):
     """B copies of a rule with state (B, C, k) and per-context update counts (B, C).
 
-    ``rng`` is accepted so that every rule is built the same way; the rules here are
-    deterministic functions of their feedback (the engine draws the designs).
+    The rules are deterministic functions of their feedback (the engine draws the designs).
     """
 
     def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
-                 rng: np.random.Generator | None = None, trust: float = 0.0, trust_rounds: float = 100.0):
+                 trust: float = 0.0, trust_rounds: float = 100.0):
         if not 0 <= trust <= 1 or not trust_rounds > 0:
             raise ValueError(f"trust must lie in [0, 1] and trust_rounds be > 0, got {trust}, {trust_rounds}")
         self.trust, self.trust_rounds = trust, trust_rounds
@@ -112,8 +111,8 @@ class Hedge(ContextualRule):
     """
 
     def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
-                 rng: np.random.Generator | None = None, eta: float | None = None, **trust):
-        super().__init__(k, batch, contextual, bounds, rng, **trust)
+                 eta: float | None = None, **trust):
+        super().__init__(k, batch, contextual, bounds, **trust)
         if eta is not None and not 0 < eta < np.inf:
             raise ValueError(f"eta must be positive and finite, got {eta}")
         self.eta = eta
@@ -138,9 +137,8 @@ class EXP3(ContextualRule):
     """
 
     def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
-                 rng: np.random.Generator | None = None, eta: float | None = None, gamma: float = 0.0,
-                 **trust):
-        super().__init__(k, batch, contextual, bounds, rng, **trust)
+                 eta: float | None = None, gamma: float = 0.0, **trust):
+        super().__init__(k, batch, contextual, bounds, **trust)
         if eta is not None and not 0 < eta < np.inf:
             raise ValueError(f"eta must be positive and finite, got {eta}")
         if not 0 <= gamma <= 1:
@@ -206,8 +204,7 @@ LEARNERS: dict[str, type[ContextualRule]] = {
 
 
 def make_learner(spec: str, k: int, batch: int, contextual: bool = False,
-                 bounds: tuple[float, float] = (-1.0, 1.0), rng: np.random.Generator | None = None,
-                 **defaults: float) -> ContextualRule:
+                 bounds: tuple[float, float] = (-1.0, 1.0), **defaults: float) -> ContextualRule:
     """The rule named by ``spec``: a LEARNERS key, optionally with options, e.g. ``hedge:eta=0.5``,
     ``exp3:eta=0.01,gamma=0.02`` or ``hedge:trust=0.5`` (defaults: the theory-backed anytime
     schedules, no trust); options in ``spec`` override ``defaults``."""
@@ -224,6 +221,6 @@ def make_learner(spec: str, k: int, batch: int, contextual: bool = False,
         except ValueError:
             raise ValueError(f"learner option {key} must be a number, got {value!r}") from None
     try:
-        return LEARNERS[name](k, batch, contextual, bounds, rng, **options)
+        return LEARNERS[name](k, batch, contextual, bounds, **options)
     except TypeError:
         raise ValueError(f"learner {name!r} takes no option(s) {', '.join(options)}") from None

@@ -157,6 +157,14 @@ def _minibatch(rollout: int) -> int:
     return 64 if rollout % 64 == 0 else rollout
 
 
+def silent_logger():
+    """An SB3 logger that writes nothing anywhere (SB3's default with verbose=0 and no TensorBoard
+    folder still creates an empty /tmp/SB3-<timestamp> folder per model)."""
+    from stable_baselines3.common.logger import Logger
+
+    return Logger(folder=None, output_formats=[])
+
+
 def train_ppo_stakeholders(game: DesignGame | str, intervention: Intervention | None = None,
                            total_steps: int = 20_000, rounds: int = 50, phases: int = 4, seed: int = 0,
                            device: str = "cpu", eval_rounds: int = 1000, gamma: float = 0.0,
@@ -181,6 +189,7 @@ def train_ppo_stakeholders(game: DesignGame | str, intervention: Intervention | 
             models[player] = MaskablePPO("MlpPolicy", DummyVecEnv([view] * n_envs), learning_rate,
                                          n_steps=n_steps, batch_size=_minibatch(n_steps * n_envs), gamma=gamma,
                                          policy_kwargs={"net_arch": [64, 64]}, seed=seed + j * n_envs, device=device)
+            models[player].set_logger(silent_logger())
             policies[player] = PPOPolicy(models[player], game, player, rng)
         for _ in range(phases):
             for player, model in models.items():

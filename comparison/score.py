@@ -44,6 +44,16 @@ def score(net: float, none: float, analytic: Mapping[str, float], scale: float) 
             "gap_closed": gap_closed(net, none, reference, tol), "matches_best": bool(net >= reference - tol)}
 
 
+def summed_gap_closed(rows: Sequence[Mapping]) -> float | None:
+    """Over many games (rows of `score` with ``gain_over_none`` and the game's payoff ``scale``): the share
+    of the summed gap closed, each game's gain and gap in units of its payoff scale (so that no game
+    weighs more for its units); None when no game has a gap."""
+    with_gap = [r for r in rows if r["gap_closed"] is not None]
+    if not with_gap:
+        return None
+    return sum(r["gain_over_none"] / r["scale"] for r in with_gap) / sum(r["gap"] / r["scale"] for r in with_gap)
+
+
 def explain(net: float, none: float, analytic: Mapping[str, float], s: dict) -> str:
     """One sentence on a learned mediator's score, with the right sign."""
     best = s["best_analytic"]

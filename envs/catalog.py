@@ -250,8 +250,19 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return name.strip(), params
 
 
+def _mixture(spec: str):
+    """(Mixture, seed or None) of a ``mix:v1[:seed=N]`` spec (envs/mixture.py), None for any other spec."""
+    from envs.mixture import is_mixture_spec, parse_mixture_spec  # local: envs.mixture imports this module
+
+    return parse_mixture_spec(spec) if is_mixture_spec(spec) else None
+
+
 def make_game(spec: str) -> DesignGame:
-    """The catalog game named by ``spec`` (see the module docstring)."""
+    """The catalog game named by ``spec`` (see the module docstring); ``mix:v1:seed=7`` is draw 7 of the
+    training distribution mix:v1 (``mix:v1`` alone: draw 0), in the split the seed belongs to."""
+    mixture = _mixture(spec)
+    if mixture is not None:
+        return mixture[0].game(0 if mixture[1] is None else mixture[1])
     name, params = parse_spec(spec)
     name = ALIASES.get(name, name)
     if name not in CATALOG:
@@ -260,12 +271,27 @@ def make_game(spec: str) -> DesignGame:
 
 
 def game_family(spec: str) -> Callable[[int], DesignGame] | None:
-    """For a random-game spec without a seed (``random:n=2,k=4``), the map seed -> game; else None."""
+    """For a random-game spec without a seed (``random:n=2,k=4``) or a mixture without a seed (``mix:v1``),
+    the map seed -> game; else None."""
+    mixture = _mixture(spec)
+    if mixture is not None:
+        return mixture[0].game if mixture[1] is None else None
     name, params = parse_spec(spec)
     if name != "random" or "seed" in params:
         return None
     _random_from_params(params)                       # bad parameters fail here, once
     return lambda seed: _random_from_params({**params, "seed": str(seed)})
+
+
+def game_batches(spec: str) -> Callable[[int, int], list[DesignGame]] | None:
+    """What training draws from (envs.views.MediatorVecEnv's ``batches``): ``(first, count) -> count`` games
+    of one shape, seeds first, ..., first + count - 1. A mixture: its training split (``draw_batch``, which
+    refuses the reserved evaluation seeds); a random-game family: its games (one fixed shape); else None."""
+    mixture = _mixture(spec)
+    if mixture is not None:
+        return mixture[0].draw_batch if mixture[1] is None else None
+    family = game_family(spec)
+    return None if family is None else (lambda first, count: [family(first + b) for b in range(count)])
 
 
 def looks_like_file(spec: str) -> bool:

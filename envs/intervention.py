@@ -10,7 +10,6 @@ An `Intervention` sets any of four fields (a mediator family sets only its own):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -77,16 +76,3 @@ class Intervention:
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name).tolist()
         return out
-
-
-def mask_from_names(game: DesignGame, allowed: Sequence[Sequence[str]]) -> tuple[np.ndarray, ...]:
-    """Boolean masks from per-player lists of allowed design names."""
-    if len(allowed) != game.n_players:
-        raise GameError(f"a restriction lists allowed designs for {game.n_players} players, got {len(allowed)}")
-    masks = []
-    for i, names in enumerate(allowed):
-        unknown = [x for x in names if x not in game.designs[i]]
-        if unknown:
-            raise GameError(f"player {game.players[i]!r} has no design(s) {', '.join(map(repr, unknown))}")
-        masks.append(np.isin(np.array(game.designs[i], dtype=object), list(names)))
-    return tuple(masks)

@@ -36,13 +36,13 @@ class GameFileError(GameError):
     """A game file that cannot be read, written or parsed; the message names the file and the place."""
 
 
-def _err(where: object, place: str | None, detail: str) -> GameFileError:
+def err(where: object, place: str | None, detail: str) -> GameFileError:
     """A GameFileError reading ``where: place: detail``, forced onto one line."""
     msg = ": ".join(str(p) for p in (where, place, detail) if p)
     return GameFileError(msg.replace("\r", "\\r").replace("\n", "\\n"))
 
 
-def _show(value: Any, limit: int = 60) -> str:
+def show(value: Any, limit: int = 60) -> str:
     """A value as compact one-line JSON, shortened for messages."""
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -53,13 +53,13 @@ def _reason(e: Exception) -> str:
     return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
 
 
-def _read_text(path: PathLike) -> str:
+def read_text(path: PathLike) -> str:
     """The file's UTF-8 text (a leading BOM dropped, newlines untouched)."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             return f.read()
     except (OSError, UnicodeDecodeError) as e:
-        raise _err(path, None, f"cannot read: {_reason(e)}") from e
+        raise err(path, None, f"cannot read: {_reason(e)}") from e
 
 
 def atomic_write_json(path: PathLike, obj) -> Path:
@@ -104,7 +104,7 @@ def _write(path: PathLike, make_text: Callable[[], str]) -> Path:
     try:
         return atomic_write_text(path, make_text())
     except (OSError, TypeError, ValueError) as e:
-        raise _err(path, None, f"cannot write: {_reason(e)}") from e
+        raise err(path, None, f"cannot write: {_reason(e)}") from e
 
 
 # ----------------------------------------------------------------------------- validation
@@ -113,11 +113,11 @@ def _check_names(path: PathLike, items: Iterable[tuple[str, Any]]) -> list[str]:
     seen: dict[str, str] = {}
     for place, name in items:
         if not isinstance(name, str):
-            raise _err(path, place, f"expected a name (string), got {_show(name)}")
+            raise err(path, place, f"expected a name (string), got {show(name)}")
         if not name.strip():
-            raise _err(path, place, f"empty name {_show(name)}")
+            raise err(path, place, f"empty name {show(name)}")
         if name in seen:
-            raise _err(path, place, f"duplicate name {_show(name)} (also at {seen[name]})")
+            raise err(path, place, f"duplicate name {show(name)} (also at {seen[name]})")
         seen[name] = place
     return list(seen)
 
@@ -125,21 +125,21 @@ def _check_names(path: PathLike, items: Iterable[tuple[str, Any]]) -> list[str]:
 def _check_list(path: PathLike, place: str, value: Any, length: int) -> None:
     """``value`` must be a list of exactly ``length`` entries."""
     if not isinstance(value, list):
-        raise _err(path, place, f"expected a list of {length} entries, got {_show(value)}")
+        raise err(path, place, f"expected a list of {length} entries, got {show(value)}")
     if len(value) != length:
-        raise _err(path, place, f"expected {length} entries, got {len(value)}")
+        raise err(path, place, f"expected {length} entries, got {len(value)}")
 
 
 def _check_number(path: PathLike, place: str, value: Any) -> None:
     """``value`` must be a finite JSON number (not a bool, string or null)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _err(path, place, f"{_show(value)} is not a number")
+        raise err(path, place, f"{show(value)} is not a number")
     try:
         finite = math.isfinite(value)
     except OverflowError:  # an integer too large for a float
         finite = False
     if not finite:
-        raise _err(path, place, f"{_show(value)} is not finite")
+        raise err(path, place, f"{show(value)} is not finite")
 
 
 def _tensor(path: PathLike, key: str, value: Any, shape: tuple[int, ...], nonnegative: bool = False) -> np.ndarray:
@@ -148,7 +148,7 @@ def _tensor(path: PathLike, key: str, value: Any, shape: tuple[int, ...], nonneg
         if not dims:
             _check_number(path, place, v)
             if nonnegative and v < 0:
-                raise _err(path, place, f"{_show(v)} is negative")
+                raise err(path, place, f"{show(v)} is negative")
             return
         _check_list(path, place, v, dims[0])
         for j, x in enumerate(v):
@@ -165,44 +165,44 @@ def _tags(path: PathLike, value: Any, shape: tuple[int, ...]) -> list:
         _check_list(path, f"tags[{i}]", value[i], k)
         for j, ts in enumerate(value[i]):
             if not isinstance(ts, list):
-                raise _err(path, f"tags[{i}][{j}]", f"expected a list of strings, got {_show(ts)}")
+                raise err(path, f"tags[{i}][{j}]", f"expected a list of strings, got {show(ts)}")
             for t, tag in enumerate(ts):
                 if not isinstance(tag, str):
-                    raise _err(path, f"tags[{i}][{j}][{t}]", f"expected a string, got {_show(tag)}")
+                    raise err(path, f"tags[{i}][{j}][{t}]", f"expected a string, got {show(tag)}")
     return value
 
 
 # ----------------------------------------------------------------------------- JSON
 def read_game_json(path: PathLike) -> DesignGame:
     """Read and strictly validate a JSON game file (the contract is in the module docstring)."""
-    text = _read_text(path)
+    text = read_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise _err(path, f"line {e.lineno}, column {e.colno}", f"invalid JSON: {e.msg}") from e
+        raise err(path, f"line {e.lineno}, column {e.colno}", f"invalid JSON: {e.msg}") from e
     except (ValueError, RecursionError) as e:  # e.g. an integer with too many digits, absurd nesting
-        raise _err(path, None, f"invalid JSON: {e}") from e
+        raise err(path, None, f"invalid JSON: {e}") from e
     if not isinstance(data, dict):
-        raise _err(path, "top level", f"expected a JSON object, got {_show(data)}")
+        raise err(path, "top level", f"expected a JSON object, got {show(data)}")
     if unknown := [k for k in data if k not in _KEYS]:
-        raise _err(path, None, f"unknown key(s) {', '.join(map(_show, unknown))}; allowed: {', '.join(_KEYS)}")
+        raise err(path, None, f"unknown key(s) {', '.join(map(show, unknown))}; allowed: {', '.join(_KEYS)}")
     if missing := [k for k in _REQUIRED if k not in data]:
-        raise _err(path, None, f"missing key(s) {', '.join(map(_show, missing))}")
+        raise err(path, None, f"missing key(s) {', '.join(map(show, missing))}")
     for key, typ in _KEYS.items():
         if key in data and not isinstance(data[key], typ):
-            raise _err(path, key, f"expected {_KIND[typ]}, got {_show(data[key])}")
+            raise err(path, key, f"expected {_KIND[typ]}, got {show(data[key])}")
 
     players = _check_names(path, ((f"players[{i}]", p) for i, p in enumerate(data["players"])))
     if len(players) < 2:
-        raise _err(path, "players", f"a game needs at least 2 players, got {len(players)}")
+        raise err(path, "players", f"a game needs at least 2 players, got {len(players)}")
     designs = data["designs"]
     if len(designs) != len(players):
-        raise _err(path, "designs", f"{len(players)} players but {len(designs)} design lists")
+        raise err(path, "designs", f"{len(players)} players but {len(designs)} design lists")
     for i, ds in enumerate(designs):
         if not isinstance(ds, list):
-            raise _err(path, f"designs[{i}]", f"expected a list of names, got {_show(ds)}")
+            raise err(path, f"designs[{i}]", f"expected a list of names, got {show(ds)}")
         if not ds:
-            raise _err(path, f"designs[{i}]", f"player {_show(players[i])} has no design")
+            raise err(path, f"designs[{i}]", f"player {show(players[i])} has no design")
         _check_names(path, ((f"designs[{i}][{j}]", d) for j, d in enumerate(ds)))
     shape = tuple(len(ds) for ds in designs)
     payoffs = _tensor(path, "payoffs", data["payoffs"], (len(players), *shape))
@@ -214,7 +214,7 @@ def read_game_json(path: PathLike) -> DesignGame:
         return DesignGame(players=players, designs=designs, payoffs=payoffs, name=data["name"],
                           description=data.get("description", ""), tags=tags, payoff_stderr=stderr)
     except GameError as e:
-        raise _err(path, None, str(e)) from e
+        raise err(path, None, str(e)) from e
 
 
 def write_game_json(game: DesignGame, path: PathLike) -> Path:
@@ -225,40 +225,40 @@ def write_game_json(game: DesignGame, path: PathLike) -> Path:
 # ----------------------------------------------------------------------------- CSV pair
 def _read_matrix(path: PathLike) -> tuple[list[str], list[str], np.ndarray]:
     """One CSV payoff matrix: (row design names, column design names, values)."""
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
     try:
         rows = [(r, row) for r, row in enumerate(reader, 1) if row]  # blank lines are skipped
     except csv.Error as e:
-        raise _err(path, f"line {reader.line_num}", f"invalid CSV: {e}") from e
+        raise err(path, f"line {reader.line_num}", f"invalid CSV: {e}") from e
     if not rows:
-        raise _err(path, None, "file is empty")
+        raise err(path, None, "file is empty")
     (h, header), data = rows[0], rows[1:]
     cols = _check_names(path, ((f"row {h}, column {c}", s) for c, s in enumerate(header[1:], 2)))
     if not cols:
-        raise _err(path, f"row {h}", "the header names no column designs")
+        raise err(path, f"row {h}", "the header names no column designs")
     if not data:
-        raise _err(path, None, "no data rows below the header")
+        raise err(path, None, "no data rows below the header")
     for r, row in data:
         if len(row) != len(header):
-            raise _err(path, f"row {r}", f"expected {len(header)} values, got {len(row)}")
+            raise err(path, f"row {r}", f"expected {len(header)} values, got {len(row)}")
     names = _check_names(path, ((f"row {r}, column 1", row[0]) for r, row in data))
-    return names, cols, np.array([[_cell(path, f"row {r}, column {_show(c)}", s)
+    return names, cols, np.array([[cell(path, f"row {r}, column {show(c)}", s)
                                    for c, s in zip(cols, row[1:])] for r, row in data])
 
 
-def _cell(path: PathLike, place: str, text: str) -> float:
+def cell(path: PathLike, place: str, text: str) -> float:
     """A CSV cell as a finite float."""
     try:
         x = float(text)
     except ValueError:
-        raise _err(path, place, f"{_show(text)} is not a number") from None
+        raise err(path, place, f"{show(text)} is not a number") from None
     if not math.isfinite(x):
-        raise _err(path, place, f"{_show(text)} is not finite")
+        raise err(path, place, f"{show(text)} is not finite")
     return x
 
 
 def _two_players_only(where: str, n: int) -> GameFileError:
-    return _err(where, None, f"the CSV pair format holds two-player games only, got {n} players")
+    return err(where, None, f"the CSV pair format holds two-player games only, got {n} players")
 
 
 def read_game_csv(path1: PathLike, path2: PathLike, name: str | None = None,
@@ -273,13 +273,13 @@ def read_game_csv(path1: PathLike, path2: PathLike, name: str | None = None,
     (rows1, cols1, u1), (rows2, cols2, u2) = _read_matrix(path1), _read_matrix(path2)
     for axis, a, b in (("row", rows1, rows2), ("column", cols1, cols2)):
         if a != b:
-            raise _err(path1, None, f"{axis} design names {_show(a, 200)} differ from those of {path2}: "
-                                    f"{_show(b, 200)}")
+            raise err(path1, None, f"{axis} design names {show(a, 200)} differ from those of {path2}: "
+                                   f"{show(b, 200)}")
     try:
         return DesignGame(players=("P1", "P2") if players is None else players, designs=(rows1, cols1),
                           payoffs=np.stack([u1, u2]), name=Path(path1).stem if name is None else name)
     except GameError as e:
-        raise _err(pair, None, str(e)) from e
+        raise err(pair, None, str(e)) from e
 
 
 def write_game_csv(game: DesignGame, path1: PathLike, path2: PathLike) -> tuple[Path, Path]:
@@ -309,13 +309,13 @@ def read_game(source: PathLike | Sequence[PathLike]) -> DesignGame:
         parts = list(source)
     if len(parts) == 2 and all(os.fspath(p).lower().endswith(".csv") for p in parts):
         return read_game_csv(*parts)
-    raise _err(source, None, "unsupported game file; give X.json, or a CSV pair as A.csv,B.csv "
-                             "or a tuple of two .csv paths")
+    raise err(source, None, "unsupported game file; give X.json, or a CSV pair as A.csv,B.csv "
+                            "or a tuple of two .csv paths")
 
 
 def write_game(game: DesignGame, path: PathLike) -> Path:
     """Write ``game`` to ``X.json``; other formats need their own writer (e.g. write_game_csv)."""
     if not os.fspath(path).lower().endswith(".json"):
-        raise _err(path, None, "write_game writes JSON (.json) only; "
-                               "for a CSV pair use write_game_csv(game, path1, path2)")
+        raise err(path, None, "write_game writes JSON (.json) only; "
+                              "for a CSV pair use write_game_csv(game, path1, path2)")
     return write_game_json(game, path)

@@ -28,7 +28,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from envs.game import DesignGame, GameError
-from envs.io import GameFileError, _cell, _err, _read_text, _show, write_game_json, atomic_write_text
+from envs.io import GameFileError, cell, err, read_text, show, write_game_json, atomic_write_text
 
 PathLike = str | os.PathLike
 
@@ -106,7 +106,7 @@ def _get(path: PathLike, data: dict, keys: str):
     value = data
     for k in keys.split("."):
         if not isinstance(value, dict) or k not in value:
-            raise _err(path, keys, "missing")
+            raise err(path, keys, "missing")
         value = value[k]
     return value
 
@@ -115,9 +115,9 @@ def _config_number(path: PathLike, data: dict, keys: str, low: float, high: floa
     """A number at a dotted key, within [low, high] (low excluded when 0)."""
     value = _get(path, data, keys)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _err(path, keys, f"{_show(value)} is not a finite number")
+        raise err(path, keys, f"{show(value)} is not a finite number")
     if not (low < value <= high if low == 0 else low <= value <= high):
-        raise _err(path, keys, f"{_show(value)} is outside [{low:g}, {high:g}]")
+        raise err(path, keys, f"{show(value)} is outside [{low:g}, {high:g}]")
     return float(value)
 
 
@@ -126,20 +126,20 @@ def _glee_config(path: Path) -> tuple[str, str, float, float, float, list[float]
 
     Deltas come from ``game_args.delta_1/delta_2`` (new format) or ``player_i_args.delta`` (old).
     """
-    text = _read_text(path)
+    text = read_text(path)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as e:
-        raise _err(path, None, f"invalid JSON: {e}") from e
+        raise err(path, None, f"invalid JSON: {e}") from e
     if not isinstance(data, dict):
-        raise _err(path, "top level", f"expected a JSON object, got {_show(data)}")
+        raise err(path, "top level", f"expected a JSON object, got {show(data)}")
     if data.get("game_type", "bargaining") != "bargaining":
-        raise _err(path, "game_type", f"{_show(data['game_type'])} is not a bargaining game")
+        raise err(path, "game_type", f"{show(data['game_type'])} is not a bargaining game")
     models = []
     for i, who in ((1, "Alice"), (2, "Bob")):
         name = _get(path, data, f"player_{i}_args.model_name")
         if not isinstance(name, str) or not name.strip():
-            raise _err(path, f"player_{i}_args.model_name", f"unknown model name {_show(name)} for {who}")
+            raise err(path, f"player_{i}_args.model_name", f"unknown model name {show(name)} for {who}")
         models.append(name.strip())
     new_format = isinstance(data.get("game_args"), dict) and "delta_1" in data["game_args"]
     deltas = [_config_number(path, data, f"game_args.delta_{i}" if new_format else f"player_{i}_args.delta", 0, 1)
@@ -150,37 +150,37 @@ def _glee_config(path: Path) -> tuple[str, str, float, float, float, list[float]
     for key in ("complete_information", "messages_allowed"):
         flag = _get(path, data, f"game_args.{key}")
         if not isinstance(flag, bool):
-            raise _err(path, f"game_args.{key}", f"expected true or false, got {_show(flag)}")
+            raise err(path, f"game_args.{key}", f"expected true or false, got {show(flag)}")
         flags.append(float(flag))
     return models[0], models[1], money, deltas[0], deltas[1], [math.log10(money), rounds, *flags, *deltas]
 
 
 def _glee_outcome(path: Path) -> tuple[float | None, int]:
     """(Alice's accepted amount or None without agreement, round of the last row) of a game.csv."""
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
     try:
         rows = list(reader)
     except csv.Error as e:
-        raise _err(path, f"line {reader.line_num}", f"invalid CSV: {e}") from e
+        raise err(path, f"line {reader.line_num}", f"invalid CSV: {e}") from e
     if missing := [c for c in GLEE_COLUMNS if c not in (reader.fieldnames or [])]:
-        raise _err(path, "header", f"missing column(s) {', '.join(missing)}")
+        raise err(path, "header", f"missing column(s) {', '.join(missing)}")
     if not rows:
-        raise _err(path, None, "no rows below the header")
+        raise err(path, None, "no rows below the header")
     last = len(rows) + 1                                    # CSV row number, the header being row 1
     try:
         rnd = int(rows[-1]["round"] or "")
     except (TypeError, ValueError):
-        raise _err(path, f'row {last}, column "round"', f"{_show(rows[-1]['round'])} is not a round number") from None
+        raise err(path, f'row {last}, column "round"', f"{show(rows[-1]['round'])} is not a round number") from None
     if rnd < 1:
-        raise _err(path, f'row {last}, column "round"', f"round {rnd} is not positive")
+        raise err(path, f'row {last}, column "round"', f"round {rnd} is not positive")
     if (rows[-1]["decision"] or "").strip().lower() != "accept":
         return None, rnd
     if len(rows) < 2:
-        raise _err(path, f"row {last}", "an accept row without an offer row before it")
+        raise err(path, f"row {last}", "an accept row without an offer row before it")
     gain = rows[-2]["alice_gain"]
     if gain is None:
-        raise _err(path, f"row {last - 1}", "the offer row has too few fields")
-    return _cell(path, f'row {last - 1}, column "alice_gain"', gain), rnd
+        raise err(path, f"row {last - 1}", "the offer row has too few fields")
+    return cell(path, f'row {last - 1}, column "alice_gain"', gain), rnd
 
 
 def glee_utilities(alice_gain: float | None, money: float, delta_1: float, delta_2: float,
@@ -208,11 +208,11 @@ def read_glee(folder: PathLike) -> InteractionLog:
     game.csv). Unreadable games are listed in ``failures`` (one line each), never raised."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise _err(folder, None, "not a folder of GLEE games" if folder.exists()
-                   else "cannot read: No such file or directory")
+        raise err(folder, None, "not a folder of GLEE games" if folder.exists()
+                  else "cannot read: No such file or directory")
     games = _game_folders(folder)
     if not games:
-        raise _err(folder, None, "no GLEE game folders (each with config.json and game.csv) found")
+        raise err(folder, None, "no GLEE game folders (each with config.json and game.csv) found")
     records, failures = [], []
     for game in games:
         try:
@@ -229,39 +229,39 @@ def read_glee(folder: PathLike) -> InteractionLog:
 def _covariate(path: PathLike, place: str, text: str) -> float:
     """A covariate cell: a number, or true / false as 1 / 0."""
     flag = {"true": 1.0, "false": 0.0}.get(text.strip().lower())
-    return flag if flag is not None else _cell(path, place, text)
+    return flag if flag is not None else cell(path, place, text)
 
 
 def read_records(path: PathLike, players: Sequence[str] = ("P1", "P2")) -> InteractionLog:
     """A CSV of interactions: columns row_design, column_design, row_utility, column_utility, an optional
     ``id`` and any other columns as numeric covariates (true / false read as 1 / 0). Strict: the first
     bad cell raises a one-line LogError naming row and column."""
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
     try:
         rows = [(r, row) for r, row in enumerate(reader, 1) if row]
     except csv.Error as e:
-        raise _err(path, f"line {reader.line_num}", f"invalid CSV: {e}") from e
+        raise err(path, f"line {reader.line_num}", f"invalid CSV: {e}") from e
     if not rows:
-        raise _err(path, None, "file is empty")
+        raise err(path, None, "file is empty")
     (h, header), data = rows[0], rows[1:]
     header = [c.strip() for c in header]
     if missing := [c for c in RECORD_COLUMNS if c not in header]:
-        raise _err(path, f"row {h}", f"missing column(s) {', '.join(missing)}")
+        raise err(path, f"row {h}", f"missing column(s) {', '.join(missing)}")
     if len(set(header)) != len(header):
-        raise _err(path, f"row {h}", "duplicate column names")
+        raise err(path, f"row {h}", "duplicate column names")
     if not data:
-        raise _err(path, None, "no data rows below the header")
+        raise err(path, None, "no data rows below the header")
     at = {c: header.index(c) for c in header}
     covs = [c for c in header if c not in RECORD_COLUMNS and c != "id"]
     records = []
     for r, row in data:
         if len(row) != len(header):
-            raise _err(path, f"row {r}", f"expected {len(header)} values, got {len(row)}")
+            raise err(path, f"row {r}", f"expected {len(header)} values, got {len(row)}")
         names = [row[at[c]].strip() for c in RECORD_COLUMNS[:2]]
         for c, name in zip(RECORD_COLUMNS, names):
             if not name:
-                raise _err(path, f'row {r}, column "{c}"', "empty design name")
-        u = [_cell(path, f'row {r}, column "{c}"', row[at[c]]) for c in RECORD_COLUMNS[2:]]
+                raise err(path, f'row {r}, column "{c}"', "empty design name")
+        u = [cell(path, f'row {r}, column "{c}"', row[at[c]]) for c in RECORD_COLUMNS[2:]]
         x = [_covariate(path, f'row {r}, column "{c}"', row[at[c]]) for c in covs]
         records.append((row[at["id"]] if "id" in at else f"row {r}", *names, *u, x))
     return make_log(records, players, covs, (), str(path), "records")
@@ -541,14 +541,14 @@ def design_tags(designs: Sequence[Sequence[str]], tags: str | dict = "provider")
 def _read_tags(path: str, designs: Sequence[Sequence[str]]) -> dict:
     """A JSON object model name -> list of tag strings that covers every design of the log."""
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(read_text(path))
     except ValueError as e:
-        raise _err(path, None, f"invalid JSON: {e}") from e
+        raise err(path, None, f"invalid JSON: {e}") from e
     if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(t, str) for t in v)
                                              for v in data.values()):
-        raise _err(path, None, "expected a JSON object mapping each model name to a list of tags")
+        raise err(path, None, "expected a JSON object mapping each model name to a list of tags")
     if unknown := sorted({d for ds in designs for d in ds} - set(data)):
-        raise _err(path, None, f"unknown model name(s) in the log: {', '.join(map(_show, unknown))}")
+        raise err(path, None, f"unknown model name(s) in the log: {', '.join(map(show, unknown))}")
     return data
 
 
@@ -634,7 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args[1])
     try:
         if not out.parent.is_dir():
-            raise _err(out, None, f"directory {str(out.parent)!r} does not exist")
+            raise err(out, None, f"directory {str(out.parent)!r} does not exist")
         loaded = load_log(args[0])
         sidecar = {**loaded.estimate.to_json(), "analysed": loaded.completion.to_json(), "log": loaded.summary()}
         atomic_write_text(out.with_suffix(".estimate.json"), json.dumps(sidecar, indent=2) + "\n")

@@ -14,17 +14,9 @@ import numpy as np
 from envs.engine import Engine
 
 
-def mediator_observation(engine: Engine, strategies: Sequence[np.ndarray] | None = None,
-                         features: np.ndarray | None = None) -> np.ndarray:
+def mediator_observation(engine: Engine, strategies: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """(B, sum_i k_i): the stakeholders' masked mixed strategies for the coming round (under the
-    recommendation context of the round just played), followed by ``features`` (B, m) when given (a
-    game-conditioned mediator's `payoff_features`). No clock: nothing in it saturates past a training
-    horizon, so a policy sees the same kind of observation at round 200 and at round 20,000."""
-    extra = [] if features is None else [features]
-    return np.concatenate([*(strategies or engine.strategies()), *extra], axis=1).astype(np.float32)
-
-
-def payoff_features(payoffs: np.ndarray) -> np.ndarray:
-    """(B, n K): each game's payoff tensor (B, n, k_1, ..., k_n) divided by its payoff scale max |u|."""
-    flat = np.asarray(payoffs, dtype=float).reshape(len(payoffs), -1)
-    return flat / np.maximum(np.abs(flat).max(axis=1, keepdims=True), 1e-12)
+    recommendation context of the round just played). No clock: nothing in it saturates past a training
+    horizon, so a policy sees the same kind of observation at round 200 and at round 20,000. (A general
+    mediator also sees each game's payoffs: `envs.padding.PaddedLayout.encode` of these strategies.)"""
+    return np.concatenate(list(strategies or engine.strategies()), axis=1).astype(np.float32)

@@ -7,8 +7,9 @@ played, and the reward is their mean net welfare divided by the game's payoff sc
 observation is every stakeholder's current masked mixed strategy (envs.observation: the same
 protocol as envs.simulate, tested).
 An episode ends by truncation (the dynamics go on), so PPO bootstraps its value at the boundary.
-Given a game family (seed -> game), every environment draws a fresh game at each episode reset and
-the observation adds that game's payoff tensor divided by its payoff scale (a game-conditioned mediator).
+Given a source of game batches and a padded layout (a general mediator), every environment draws a
+fresh game at each episode reset (one shape per batch) and the observation is the layout's: payoff
+tensor, strategies and masks, padded (envs.padding).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from envs.engine import Engine
 from envs.game import DesignGame
 from envs.intervention import Intervention
 from envs.learner import LearnerFactory
-from envs.observation import mediator_observation, payoff_features
+from envs.observation import mediator_observation
 from envs.padding import PaddedLayout
 
 
@@ -39,22 +40,21 @@ class MediatorVecEnv(VecEnv):
     def __init__(self, game: DesignGame, learner_factory: LearnerFactory, num_envs: int = 16,
                  rounds: int = 200, act_every: int = 10, families: Sequence[str] = ("restrict",),
                  lam: float = 1.0, budget: float | None = None, vouchers: bool = False, seed: int = 0,
-                 subsidy: str = "profile", games: Callable[[int], DesignGame] | None = None,
-                 batches: Callable[[int, int], list[DesignGame]] | None = None, layout: PaddedLayout | None = None,
+                 subsidy: str = "profile", batches: Callable[[int, int], list[DesignGame]] | None = None, layout: PaddedLayout | None = None,
                  temperature: float = 4.0):
         if rounds < act_every or act_every < 1:
             raise ValueError(f"need 1 <= act_every <= rounds, got act_every={act_every}, rounds={rounds}")
         if (batches is None) != (layout is None):
             raise ValueError("a padded layout and a source of game batches go together")
         self.game, self.factory, self.layout = game, learner_factory, layout
-        self.batches = batches or ((lambda first, count: [games(first + b) for b in range(count)]) if games else None)
+        self.batches = batches
         self.rounds, self.act_every, self.lam = rounds, act_every, lam
         self.codec = (layout.codec(game, budget=budget, temperature=temperature) if layout else
                       ActionCodec(game, tuple(families), budget, vouchers, temperature, subsidy))
         self.codecs, self.scales = [self.codec] * num_envs, np.full(num_envs, game.scale)
-        self.bounds, self.features, self.drawn = self.codec.learner_bounds(), None, 0
+        self.bounds, self.drawn = self.codec.learner_bounds(), 0
         self.engine = Engine(game, None, batch=num_envs, lam=lam, seed=seed)
-        size = layout.obs_dim if layout else sum(game.shape) + (game.payoffs.size if games else 0)
+        size = layout.obs_dim if layout else sum(game.shape)
         obs_space = spaces.Box(-1.0 if self.batches else 0.0, 1.0, (size,), np.float32)
         act_space = spaces.Box(-1.0, 1.0, (layout.action_dim if layout else self.codec.dim,), np.float32)
         self.render_mode = None
@@ -75,13 +75,11 @@ class MediatorVecEnv(VecEnv):
         self.scales = np.array([g.scale for g in games])
         self.bounds = joint_bounds(self.codecs)
         self.engine.set_payoffs(np.stack([g.payoffs for g in games]))
-        if self.layout is None:
-            self.features = payoff_features(self.engine.flat_payoffs)
 
     def observe(self, strategies: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """The mediator's observation (envs.observation; padded to the layout for a general mediator)."""
         if self.layout is None:
-            return mediator_observation(self.engine, strategies, self.features)
+            return mediator_observation(self.engine, strategies)
         payoffs = self.engine.flat_payoffs.reshape(self.num_envs, *self.game.payoffs.shape)
         return self.layout.encode(payoffs, strategies or self.engine.strategies())
 

@@ -7,255 +7,21 @@ incentive constraints that make it work; a violated check raises `CertificateErr
 """
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
-from typing import Iterable, Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from envs.game import DesignGame, default_margin, implementation_costs, welfare_of
+from envs.game import DesignGame, default_margin, implementation_costs
 from envs.intervention import Intervention
 from mediator.equilibria import (
-    CertificateError, CorrelatedOutcome, NashEquilibrium, _clean_distribution, _tol, check_correlated, check_nash,
-    correlated_equilibrium, nash_equilibria, obedience_matrix, pure_nash,
+    CertificateError, CorrelatedOutcome, check_correlated, clean_distribution, correlated_equilibrium, obedience_matrix,
+    tolerance,
 )
-
-Masks = tuple[np.ndarray, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class MediatorResult:
-    """What a mediator does (``intervention``), what it achieves (``outcome``) and why (``explanation``)."""
-
-    name: str
-    intervention: Intervention
-    payoffs: np.ndarray          # expected stakeholder payoffs, transfers excluded
-    welfare: float               # gross welfare under the objective
-    transfers: float             # expected transfers actually paid
-    net: float                   # welfare - lambda * transfers
-    explanation: str
-    details: dict = field(default_factory=dict)
-    objective: str = "utilitarian"
-
-    @property
-    def objective_value(self) -> float:
-        """The chosen objective of the expected payoff vector (ex ante, as Remark 2 states it)."""
-        return float(welfare_of(np.asarray(self.payoffs, float), self.objective))
-
-    def to_json(self, game: DesignGame) -> dict:
-        static = {"payoffs": np.asarray(self.payoffs, float).tolist(), "welfare": self.welfare,
-                  "transfers": self.transfers, "net": self.net,
-                  "objective": {"name": self.objective, "value": self.objective_value}, **self.details,
-                  "intervention": self.intervention.to_json(game), "explanation": self.explanation}
-        return {"welfare": self.welfare, "transfers": self.transfers, "net": self.net,
-                "payoffs": static["payoffs"], "explanation": self.explanation, "static": static}
-
-
-def _change(new: float, base: float) -> str:
-    """'+8.6%' relative to a positive baseline, else the absolute change."""
-    if base > 0:
-        return f"{100 * (new - base) / base:+.1f}%"
-    return f"{new - base:+.4g}"
-
-
-def _profiles(game: DesignGame, profiles: Iterable[tuple[int, ...]]) -> str:
-    return ", ".join(game.profile_label(a) for a in profiles)
-
-
-# =========================================================================== restriction
-@dataclass(frozen=True, eq=False)
-class RestrictedOutcome:
-    """Equilibria of the game restricted to ``masks``, in full-game design indices."""
-
-    masks: Masks
-    equilibria: list[NashEquilibrium]     # strategies over the full design sets
-    worst: float                          # welfare the restriction is judged by
-    concept: str                          # "pure Nash", "mixed Nash" or "correlated (worst CE)"
-
-    @property
-    def kept(self) -> int:
-        return int(sum(m.sum() for m in self.masks))
-
-
-def _embed(strategies: Sequence[np.ndarray], masks: Masks) -> tuple[np.ndarray, ...]:
-    out = []
-    for s, m in zip(strategies, masks):
-        full = np.zeros(m.shape)
-        full[m] = s
-        out.append(full)
-    return tuple(out)
-
-
-def restricted_outcome(game: DesignGame, masks: Masks, objective: str = "utilitarian") -> RestrictedOutcome:
-    """Judge a restriction by its worst equilibrium: for two players every extreme equilibrium,
-    pure or mixed (as the `none` mediator is judged); for n > 2 the pure equilibria where they
-    exist, otherwise the worst correlated equilibrium (a certified lower bound on the worst Nash)."""
-    sub = game.restrict(masks)
-    if game.n_players == 2:
-        eqs = [NashEquilibrium(_embed(e.strategies, masks), e.payoffs, e.welfare)
-               for e in nash_equilibria(sub, objective=objective)]
-        return RestrictedOutcome(masks, eqs, min(e.welfare for e in eqs), "Nash (pure and mixed)")
-    pure = pure_nash(sub)
-    if pure:
-        welfare = sub.welfare(objective)
-        eqs = [NashEquilibrium(_embed([np.eye(k)[j] for k, j in zip(sub.shape, a)], masks),
-                               sub.payoffs_at(a), float(welfare[a])) for a in pure]
-        return RestrictedOutcome(masks, eqs, min(e.welfare for e in eqs), "pure Nash")
-    worst = correlated_equilibrium(sub, "ce", "min", objective)
-    return RestrictedOutcome(masks, [], worst.welfare, "correlated (worst CE)")
-
-
-def _subsets(k: int) -> list[np.ndarray]:
-    """Every nonempty subset of k designs as a boolean mask, largest first."""
-    masks = [np.array(bits, bool) for bits in itertools.product([True, False], repeat=k) if any(bits)]
-    return sorted(masks, key=lambda m: -m.sum())
-
-
-def _better(a: RestrictedOutcome, b: RestrictedOutcome | None, tol: float) -> bool:
-    """Higher worst-equilibrium welfare wins; on ties, the less intrusive restriction (more designs kept)."""
-    return b is None or a.worst > b.worst + tol or (abs(a.worst - b.worst) <= tol and a.kept > b.kept)
-
-
-def exhaustive_restrictions(game: DesignGame) -> Iterable[Masks]:
-    return itertools.product(*(_subsets(k) for k in game.shape))
-
-
-def symmetric_restrictions(game: DesignGame) -> Iterable[Masks]:
-    """The same allowed catalog for every player (needs identical design lists)."""
-    if len(set(game.designs)) != 1:
-        raise ValueError("symmetric restrictions need every player to have the same designs")
-    return ((m,) * game.n_players for m in _subsets(game.shape[0]))
-
-
-def tag_restrictions(game: DesignGame) -> Iterable[tuple[Masks, tuple[str, ...]]]:
-    """Forbid a set of design tags (e.g. ``tool:T``) for everyone, as a platform forbids a feature."""
-    if game.tags is None:
-        return
-    tags = sorted({t for per in game.tags for ts in per for t in ts})
-    for r in range(1, len(tags) + 1):
-        for banned in itertools.combinations(tags, r):
-            masks = tuple(np.array([not set(ts) & set(banned) for ts in per]) for per in game.tags)
-            if all(m.any() for m in masks):
-                yield masks, banned
-
-
-def local_search(game: DesignGame, objective: str, restarts: int = 4, seed: int = 0) -> RestrictedOutcome:
-    """Hill climbing over single-design toggles from the full game and seeded random starts."""
-    rng = np.random.default_rng(seed)
-    tol = _tol(game)
-    starts = [tuple(np.ones(k, bool) for k in game.shape)]
-    starts += [tuple(rng.random(k) < 0.5 for k in game.shape) for _ in range(restarts)]
-    best = None
-    for masks in starts:
-        masks = tuple(m if m.any() else np.eye(len(m), dtype=bool)[rng.integers(len(m))] for m in masks)
-        current = restricted_outcome(game, masks, objective)
-        while True:
-            step = None
-            for i, k in enumerate(game.shape):
-                for j in range(k):
-                    flipped = [m.copy() for m in current.masks]
-                    flipped[i][j] = not flipped[i][j]
-                    if flipped[i].any():
-                        cand = restricted_outcome(game, tuple(flipped), objective)
-                        if cand.worst > (step or current).worst + tol:
-                            step = cand
-            if step is None:
-                break
-            current = step
-        if _better(current, best, tol):
-            best = current
-    return best
-
-
-EXHAUSTIVE_LIMIT = 4096
-
-
-def restriction_mediator(game: DesignGame, objective: str = "utilitarian",
-                         space: Literal["auto", "exhaustive", "symmetric", "local"] = "auto",
-                         allowed: Masks | None = None) -> MediatorResult:
-    """Choose nonempty allowed design sets maximising the welfare of the worst equilibrium.
-
-    ``auto`` searches exhaustively while there are at most EXHAUSTIVE_LIMIT restrictions, adds the
-    symmetric ones (same catalog for all) and feature bans by tag, and falls back to local search
-    beyond. ``allowed`` evaluates a user-given restriction instead of searching.
-    """
-    tol = _tol(game)
-    full = tuple(np.ones(k, bool) for k in game.shape)
-    base = restricted_outcome(game, full, objective)
-    if allowed is not None:
-        best, how = restricted_outcome(game, tuple(np.asarray(m, bool) for m in allowed), objective), "given"
-    else:
-        n_restrictions = int(np.prod([2**k - 1 for k in game.shape]))
-        if space == "auto":
-            space = "exhaustive" if n_restrictions <= EXHAUSTIVE_LIMIT else "local"
-        best, how = base, space
-        candidates: list[Masks] = []
-        if space == "exhaustive":
-            candidates += list(exhaustive_restrictions(game))
-        if space == "symmetric" or (len(set(game.designs)) == 1 and game.shape[0] <= 12 and space != "exhaustive"):
-            candidates += list(symmetric_restrictions(game))
-        candidates += [m for m, _ in tag_restrictions(game)]
-        for masks in candidates:
-            cand = restricted_outcome(game, masks, objective)
-            if _better(cand, best, tol):
-                best = cand
-        if space == "local":
-            cand = local_search(game, objective)
-            if _better(cand, best, tol):
-                best = cand
-    _check_restriction(game, best)
-    return _restriction_result(game, base, best, how, objective)
-
-
-def _check_restriction(game: DesignGame, out: RestrictedOutcome) -> None:
-    """Certificate: every reported equilibrium is one of the restricted game, and no player uses a forbidden design."""
-    sub = game.restrict(out.masks)
-    for e in out.equilibria:
-        if any((s[~m] > 0).any() for s, m in zip(e.strategies, out.masks)):
-            raise CertificateError("an equilibrium of the restricted game uses a forbidden design")
-        check_nash(sub, [s[m] for s, m in zip(e.strategies, out.masks)])
-
-
-def _restriction_result(game: DesignGame, base: RestrictedOutcome, best: RestrictedOutcome,
-                        how: str, objective: str) -> MediatorResult:
-    worst = min(best.equilibria, key=lambda e: e.welfare) if best.equilibria else None
-    forbidden = [(game.players[i], [d for d, keep in zip(game.designs[i], m) if not keep])
-                 for i, m in enumerate(best.masks)]
-    forbidden = [(p, ds) for p, ds in forbidden if ds]
-    pure_of = lambda out: {e.profile for e in out.equilibria if not e.mixed}  # noqa: E731
-    removed, created = pure_of(base) - pure_of(best), pure_of(best) - pure_of(base)
-    if not forbidden:
-        text = f"No restriction improves the worst equilibrium (welfare {base.worst:.4g}); allow every design"
-    else:
-        head = "Forbidding " + " and ".join(f"{', '.join(ds)} for {p}" for p, ds in forbidden)
-        if removed:
-            head += f" removes the equilibri{'um' if len(removed) == 1 else 'a'} {_profiles(game, sorted(removed))}"
-        parts = [head]
-        left = pure_of(best)
-        if len(best.equilibria) == 1 and left:
-            parts.append(f"the only equilibrium left is {_profiles(game, left)}")
-        elif created:
-            parts.append(f"the equilibria left are {_profiles(game, sorted(left))}")
-        parts.append(f"worst-equilibrium welfare {base.worst:.4g} -> {best.worst:.4g} ({_change(best.worst, base.worst)})")
-        text = "; ".join(parts)
-    equivalent = [banned for masks, banned in tag_restrictions(game)
-                  if abs(restricted_outcome(game, masks, objective).worst - best.worst) <= _tol(game)]
-    if forbidden and equivalent:
-        text += f"; forbidding the feature {' and '.join(min(equivalent, key=len))} for everyone does as well"
-    text += "."
-    payoffs = worst.payoffs if worst is not None else np.full(game.n_players, np.nan)
-    welfare = float(np.sum(payoffs)) if worst is not None else best.worst
-    details = {"allowed": [[d for d, keep in zip(ds, m) if keep] for ds, m in zip(game.designs, best.masks)],
-               "search": how, "solution_concept": best.concept,
-               "equilibria": [{"profile": game.profile_names(e.profile) if not e.mixed
-                               else [s.tolist() for s in e.strategies],
-                               "welfare": e.welfare, "mixed": e.mixed} for e in best.equilibria],
-               "created_equilibria": [game.profile_names(a) for a in sorted(created)],
-               "removed_equilibria": [game.profile_names(a) for a in sorted(removed)]}
-    return MediatorResult("restriction", Intervention(allowed=best.masks).validate(game), payoffs,
-                          welfare, 0.0, welfare, text, details, objective)
+from mediator.restriction import (
+    MediatorResult, relative_change, restricted_outcome, restriction_mediator, unrestricted,
+)
 
 
 # =========================================================================== payments
@@ -277,7 +43,7 @@ def check_dominant(game: DesignGame, target: Sequence[int], margin: float) -> No
     for i, z in enumerate(target):
         u = np.moveaxis(game.payoffs[i], i, 0)
         gap = u[z] - np.delete(u, z, axis=0)
-        if gap.size and gap.min() < margin - _tol(game):
+        if gap.size and gap.min() < margin - tolerance(game):
             raise CertificateError(f"{game.designs[i][z]} is not strictly dominant for {game.players[i]}")
 
 
@@ -309,7 +75,7 @@ def payments_mediator(game: DesignGame, objective: str = "utilitarian", lam: flo
     net = w - lam * cost
     how = " and ".join(said) if said else "without any payment"
     text = (f"{how[0].upper() + how[1:]} makes {game.profile_label(target)} strictly dominant for every player; "
-            f"realised cost {cost:.4g}, net welfare {net:.4g} ({_change(net, base)} over the worst equilibrium).")
+            f"realised cost {cost:.4g}, net welfare {net:.4g} ({relative_change(net, base)} over the worst equilibrium).")
     details = {"target": game.profile_names(target), "margin": margin, "lambda": lam, "realised_cost": cost,
                "schedule": [{"player": game.players[i], "profile": game.profile_names(a), "amount": v,
                              "on_path": a == target} for i, a, v in payments],
@@ -319,8 +85,9 @@ def payments_mediator(game: DesignGame, objective: str = "utilitarian", lam: flo
 
 
 def worst_equilibrium_welfare(game: DesignGame) -> float:
-    """Utilitarian welfare of the unmediated game's worst equilibrium (the `none` mediator's yardstick)."""
-    return min(e.welfare for e in nash_equilibria(game))
+    """Utilitarian welfare of the unmediated game's worst equilibrium (the `none` mediator's yardstick,
+    judged as the restriction mediator judges a game)."""
+    return restricted_outcome(game, unrestricted(game)).worst
 
 
 # =========================================================================== correlation device
@@ -380,13 +147,13 @@ def correlation_mediator(game: DesignGame, objective: str = "utilitarian",
     """
     if objective == "fairness":
         best = correlated_equilibrium(game, "ce", "max", "utilitarian").welfare
-        floor = best - efficiency_slack - _tol(game)
+        floor = best - efficiency_slack - tolerance(game)
         p = _correlated_lp(game, None if fairness_weight is not None else floor, fairness_weight, "utilitarian")
     elif objective == "nash":
         p = _nash_welfare_ce(game)
     else:
         p = correlated_equilibrium(game, "ce", "max", objective).distribution.ravel()
-    p = _clean_distribution(np.maximum(p, 0.0)).reshape(game.shape)
+    p = clean_distribution(np.maximum(p, 0.0)).reshape(game.shape)
     check_correlated(game, p, "ce")
     out = CorrelatedOutcome(p, (game.payoffs * p).reshape(game.n_players, -1).sum(axis=1),
                             game.expected_welfare(p, "utilitarian"))
@@ -405,7 +172,7 @@ def _recommendation_result(game: DesignGame, name: str, out: CorrelatedOutcome, 
                     if vouchers is not None else "")
     text = (f"Recommending {shown}{voucher_text} is obeyed by every player; expected payoffs "
             f"{tuple(round(float(x), 4) for x in out.payoffs)}, welfare {welfare:.4g}, net {net:.4g} "
-            f"({_change(net, base)} over the worst equilibrium).")
+            f"({relative_change(net, base)} over the worst equilibrium).")
     details = {"support": [{"profile": game.profile_names(a), "probability": q} for a, q in support]}
     if vouchers is not None:
         details["lambda"] = lam
@@ -478,7 +245,7 @@ def check_vouchers(game: DesignGame, p: np.ndarray, v: np.ndarray, margin: float
         deviate = pi @ ui.T                                               # (d, d')
         required = margin * pi.sum(axis=1)
         gaps = follow[:, None] - deviate - required[:, None]
-        if (gaps[~np.eye(k, dtype=bool)]).min(initial=0.0) < -_tol(game):
+        if (gaps[~np.eye(k, dtype=bool)]).min(initial=0.0) < -tolerance(game):
             raise CertificateError(f"voucher scheme is not obeyed by {game.players[i]}")
 
 
@@ -487,7 +254,7 @@ def vouchers_mediator(game: DesignGame, lam: float = 1.0, objective: str = "util
     """Correlated recommendation with conditional vouchers (Section 4, Appendix B); ``margin`` > 0
     makes obedience strict, which learning stakeholders need to tell obeying apart."""
     p, t = voucher_lp(game, lam, objective, margin)
-    p = _clean_distribution(np.maximum(p, 0.0))
+    p = clean_distribution(np.maximum(p, 0.0))
     t = np.where(t > 1e-12, t, 0.0)
     v = executable_vouchers(game, p, t)
     check_vouchers(game, p, v, margin)

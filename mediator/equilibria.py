@@ -65,7 +65,8 @@ class CorrelatedOutcome:
         return [(tuple(int(x) for x in idx[j]), float(probs[j])) for j in order]
 
 
-def _tol(game: DesignGame) -> float:
+def tolerance(game: DesignGame) -> float:
+    """The absolute tolerance of every check on ``game``: TOL times max(1, payoff scale)."""
     return TOL * max(1.0, game.scale)
 
 
@@ -96,7 +97,7 @@ def pure_equilibria(u: np.ndarray, masks: Sequence[np.ndarray] | None = None, to
 
 def pure_nash(game: DesignGame) -> list[tuple[int, ...]]:
     """All pure Nash equilibria: profiles where no player gains more than the tolerance by deviating."""
-    stable = pure_equilibria(game.payoffs[None], tol=_tol(game))[0]
+    stable = pure_equilibria(game.payoffs[None], tol=tolerance(game))[0]
     return [tuple(int(x) for x in a) for a in np.argwhere(stable)]
 
 
@@ -108,7 +109,7 @@ def nash_regrets(game: DesignGame, strategies: Sequence[np.ndarray]) -> np.ndarr
 
 def check_nash(game: DesignGame, strategies: Sequence[np.ndarray]) -> None:
     """Raise CertificateError unless ``strategies`` is a Nash equilibrium of ``game``."""
-    tol = _tol(game)
+    tol = tolerance(game)
     for i, (s, k) in enumerate(zip(strategies, game.shape)):
         if s.shape != (k,) or (s < -tol).any() or abs(s.sum() - 1) > 1e-6:
             raise CertificateError(f"player {game.players[i]}'s strategy is not a distribution over {k} designs")
@@ -119,14 +120,14 @@ def check_nash(game: DesignGame, strategies: Sequence[np.ndarray]) -> None:
 
 
 def _certified(game: DesignGame, strategies: Sequence[np.ndarray], objective: str) -> NashEquilibrium:
-    strategies = tuple(_clean_distribution(np.asarray(s, float)) for s in strategies)
+    strategies = tuple(clean_distribution(np.asarray(s, float)) for s in strategies)
     check_nash(game, strategies)
     payoffs = game.expected_payoffs(strategies)
     eq = NashEquilibrium(strategies, payoffs, 0.0)
     return NashEquilibrium(strategies, payoffs, game.expected_welfare(eq.distribution(), objective))
 
 
-def _clean_distribution(p: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+def clean_distribution(p: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     """Zero out solver round-off below ``tol`` and renormalise."""
     p = np.where(p > tol, p, 0.0)
     return p / p.sum()
@@ -215,12 +216,6 @@ def obedience_matrix(game: DesignGame) -> sp.csr_matrix:
                          shape=(offset, game.n_profiles))
 
 
-def obedience_rows(game: DesignGame) -> list[tuple[int, int, int]]:
-    """(player, recommended d, deviation d') of each row of `obedience_matrix`."""
-    return [(i, int(d), int(dp)) for i, k in enumerate(game.shape)
-            for d, dp in zip(*np.nonzero(~np.eye(k, dtype=bool)))]
-
-
 def coarse_matrix(game: DesignGame) -> np.ndarray:
     """CCE constraints as a dense matrix H with H p >= 0.
 
@@ -248,7 +243,7 @@ def check_correlated(game: DesignGame, distribution: np.ndarray, kind: Literal["
     if p.shape != game.shape or (p < -1e-9).any() or abs(p.sum() - 1) > 1e-6:
         raise CertificateError("not a probability distribution over profiles")
     slack = equilibrium_constraints(game, kind) @ p.ravel()
-    if slack.min(initial=0.0) < -_tol(game):
+    if slack.min(initial=0.0) < -tolerance(game):
         raise CertificateError(f"{kind.upper()} constraint violated by {-slack.min():.3g}")
 
 
@@ -266,7 +261,7 @@ def correlated_equilibrium(game: DesignGame, kind: Literal["ce", "cce"] = "ce",
                   A_eq=np.ones((1, game.n_profiles)), b_eq=[1.0], bounds=(0, None), method="highs")
     if res.status != 0:
         raise CertificateError(f"{kind.upper()} LP failed: {res.message}")
-    p = _clean_distribution(res.x).reshape(game.shape)
+    p = clean_distribution(res.x).reshape(game.shape)
     check_correlated(game, p, kind)
     payoffs = (game.payoffs * p).reshape(game.n_players, -1).sum(axis=1)
     return CorrelatedOutcome(p, payoffs, game.expected_welfare(p, objective))
@@ -287,7 +282,7 @@ def pareto_improvements(game: DesignGame, payoffs: np.ndarray, strict: bool = Tr
     usual weak dominance (nobody worse, somebody better).
     """
     diff = game.payoffs - np.asarray(payoffs, float).reshape(-1, *([1] * game.n_players))
-    tol = _tol(game)
+    tol = tolerance(game)
     better = (diff > tol).all(axis=0) if strict else (diff >= -tol).all(axis=0) & (diff > tol).any(axis=0)
     return [tuple(int(x) for x in a) for a in np.argwhere(better)]
 

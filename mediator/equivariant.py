@@ -11,7 +11,8 @@ designs, and reads every action entry off the embeddings of the designs it conce
   (u_i(d, x_-i) - u_i(x)), its gap to the best reply; mean / max / min over a_-i of i's own payoff, of
   the other real players' mean payoff and of welfare at (d, a_-i) (and their expectations under x_-i);
   the best-reply gap max_d' u_i(d', a_-i) - u_i(d, a_-i) (expected, mean, fraction of a_-i where d is a
-  best reply); x_i(d) and x_i(d) - 1/k_i; log k_i / log k_max; n / n_max.
+  best reply); how far the best welfare with d, max_{a_-i} W(d, a_-i), is below the best welfare max_a W(a)
+  (0 iff d is in a welfare-optimal profile); x_i(d) and x_i(d) - 1/k_i; log k_i / log k_max; n / n_max.
 * mixing layers: h_{i,d} <- LayerNorm(h_{i,d} + MLP[h_{i,d}, mean_{d'} h_{i,d'}, mean_{j != i} mean_{e} h_{j,e},
   sum_{j,e} A^own_{i,d;j,e} h_{j,e}, sum_{j,e} A^oth_{i,d;j,e} h_{j,e}]), the last two weighting player j's
   designs e by the centred pairwise payoff of i (resp. of j) at (d, e) with everyone else at x
@@ -57,7 +58,7 @@ from envs.padding import PaddedLayout
 
 LETTERS = "abcdefghijklmnopqrstuvwxy"
 BIG = 1e9
-N_DESIGN_FEATURES = 21
+N_DESIGN_FEATURES = 22
 N_PROFILE_FEATURES = 7
 N_PLAYER_PROFILE_FEATURES = 3
 DEFAULT_INIT_MEAN = {"restrict": 0.5, "subsidize": -0.1, "recommend": 0.0, "vouchers": -0.1}
@@ -123,13 +124,18 @@ class GameFeatures:
     """Everything the policy computes from a padded observation batch without learned weights."""
 
     def __init__(self, layout: PaddedLayout, obs: th.Tensor):
-        N, k, B = layout.n_max, layout.k_max, obs.shape[0]
+        N, K, B = layout.n_max, layout.k_max, obs.shape[0]
         sl = layout.obs_slices
         obs = obs.float().reshape(B, -1)
-        self.N, self.k, self.B = N, k, B
-        self.u = obs[:, sl["payoffs"]].reshape((B, N) + (k,) * N)
-        self.x = obs[:, sl["strategies"]].reshape(B, N, k)
-        self.m = (obs[:, sl["designs"]].reshape(B, N, k) > 0.5).float()
+        designs = obs[:, sl["designs"]].reshape(B, N, K) > 0.5
+        # work on the batch's largest real menu k <= k_max only: every feature is masked, so cropping the
+        # all-padding tail changes nothing but the cost (a 2 x 4 batch is 3 x 4^3, not 3 x 16^3, entries)
+        k = int(designs.any(0).any(0).nonzero().max()) + 1 if designs.any() else 1
+        self.N, self.k, self.B, self.k_max = N, k, B, K
+        crop = (slice(None), slice(None)) + (slice(0, k),) * N
+        self.u = obs[:, sl["payoffs"]].reshape((B, N) + (K,) * N)[crop]
+        self.x = obs[:, sl["strategies"]].reshape(B, N, K)[:, :, :k]
+        self.m = designs[:, :, :k].float()
         self.p = (obs[:, sl["players"]] > 0.5).float()
         self.me = self.m * self.p[:, :, None]                         # real designs of real players
         self.n_designs = self.m.sum(-1).clamp_min(1.0)                # (B, N)
@@ -158,6 +164,8 @@ class GameFeatures:
         pe = p.reshape((self.B, N) + (1,) * N)
         self.welfare = (u * pe).sum(1)                                 # (B, k..k)
         log_k = math.log(layout.k_max) if layout.k_max > 1 else 1.0
+        real = self._axes(m) > 0
+        best_welfare = self.welfare.masked_fill(~real, -BIG).flatten(1).amax(-1)     # (B,) max_a W(a)
         per_player = []
         for i in range(N):
             others = [j for j in range(N) if j != i]
@@ -178,7 +186,8 @@ class GameFeatures:
             value = (x[:, i] * e).sum(-1, keepdim=True)
             best_e = e.masked_fill(m[:, i] == 0, -BIG).amax(-1, keepdim=True)
             k_i = self.n_designs[:, i, None].expand_as(e)
-            per_player.append(th.stack(pooled + [
+            best_with_d = wel.masked_fill(~(w[:, None, :] > 0), -BIG).amax(-1)      # max_{a_-i} W(d, a_-i)
+            per_player.append(th.stack(pooled + [best_with_d - best_welfare[:, None], 
                 e - value, e - best_e, x[:, i], x[:, i] - 1.0 / k_i, th.log(k_i) / log_k,
                 (n_real / N).expand_as(e)], dim=-1))
         feats = th.stack(per_player, dim=1)                            # (B, N, k, F)
@@ -235,13 +244,27 @@ class GameFeatures:
         self.expected_welfare = (w * prob).flatten(1).sum(-1, keepdim=True)
         self.best_welfare = best_w.reshape(B, 1)
 
-    # ----------------------------------------------------------------- masks of the action
+    # ----------------------------------------------------------------- back to the padded layout
+    def pad_designs(self, t: th.Tensor) -> th.Tensor:
+        """(B, N, k) -> (B, N * k_max): per-design entries in the layout's places (0 beyond the crop)."""
+        return nn.functional.pad(t, (0, self.k_max - self.k)).flatten(1)
+
+    def profile_places(self) -> th.Tensor:
+        """(k^N,) long: the padded flat index of each cropped profile (C order)."""
+        digits = th.cartesian_prod(*[th.arange(self.k)] * self.N).reshape(-1, self.N)
+        return digits @ (self.k_max ** th.arange(self.N - 1, -1, -1))
+
+    def pad_profiles(self, t: th.Tensor) -> th.Tensor:
+        """(B, ..., k^N) -> (B, ..., k_max^N): per-profile entries in the layout's places."""
+        out = t.new_zeros(t.shape[:-1] + (self.k_max ** self.N,))
+        return out.index_copy(-1, self.profile_places().to(t.device), t)
+
     def action_mask(self, layout: PaddedLayout) -> th.Tensor:
         """(B, A_pad) 0/1: the real entries of each game's action (as `PaddedLayout.action_mask`)."""
-        per_design = self.me.flatten(1)
-        profiles = self.profiles.flatten(1)
+        per_design = self.pad_designs(self.me)
+        profiles = self.pad_profiles(self.profiles.flatten(1))
         blocks = {"restrict": per_design, "subsidize": per_design, "recommend": profiles,
-                  "vouchers": (self.p[:, :, None] * profiles[:, None, :]).flatten(1)}
+                  "vouchers": self.pad_profiles(self.p[:, :, None] * self.profiles.flatten(1)[:, None, :]).flatten(1)}
         return th.cat([blocks[part] for part in layout.parts], dim=1)
 
 
@@ -377,11 +400,11 @@ class EquivariantPolicy(ActorCriticPolicy):
         out = []
         for family in ("restrict", "subsidize"):
             if family in self.layout.families:
-                out.append(self.heads[family](h).reshape(B, -1))
+                out.append(g.pad_designs(self.heads[family](h)[..., 0]))
         if "recommend" in self.layout.families:
             # per-profile heads run on the real profiles only (gathered, then scattered back): a 2 x 2 game
-            # padded to 16^3 profiles costs 4 rows, not 4096; padded profiles get mean 0 (masked anyway)
-            K, k = self.layout.n_profiles, g.k
+            # costs 4 rows, not one per padded profile; padded profiles get mean 0 (masked anyway)
+            K, k = g.k ** N, g.k
             b, a = (g.profiles.reshape(B, K) > 0).nonzero(as_tuple=True)
             digits = [(a // k ** (N - 1 - i)) % k for i in range(N)]
             code = self.rec_design(h)                                    # (B, N, k, P)
@@ -389,14 +412,15 @@ class EquivariantPolicy(ActorCriticPolicy):
             for i in range(N):
                 z = z + code[b, i, digits[i]] * g.p[b, i, None]
             logits = self.heads["recommend"](z)[:, 0]
-            out.append(logits.new_zeros(B * K).index_copy(0, b * K + a, logits).reshape(B, K))
+            out.append(g.pad_profiles(logits.new_zeros(B * K).index_copy(0, b * K + a, logits).reshape(B, K)))
             if self.layout.vouchers:
                 own = self.voucher_design(h)                             # (B, N, k, P)
                 players = self.voucher_player(g.player_profile.reshape(B, N, K, -1)[b, :, a])   # (R, N, P)
                 zi = z[:, None] + players + th.stack([own[b, i, digits[i]] for i in range(N)], 1)
                 v = self.heads["vouchers"](zi)[..., 0]                   # (R, N)
                 index = (b * N * K + a)[:, None] + th.arange(N, device=v.device)[None, :] * K
-                out.append(v.new_zeros(B * N * K).index_copy(0, index.reshape(-1), v.reshape(-1)).reshape(B, -1))
+                flat = v.new_zeros(B * N * K).index_copy(0, index.reshape(-1), v.reshape(-1))
+                out.append(g.pad_profiles(flat.reshape(B, N, K)).flatten(1))
         return th.cat(out, dim=1)
 
     def _value(self, h: th.Tensor, g: GameFeatures) -> th.Tensor:

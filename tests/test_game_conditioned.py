@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from agents.no_regret import make_learner
-from envs.catalog import game_family, make_game
+from envs.catalog import game_batches, game_family, make_game
 from envs.codec import ActionCodec
 from envs.engine import Engine
-from envs.observation import payoff_features
+from envs.padding import PaddedLayout
 from envs.views import MediatorVecEnv
 from evaluate import main as evaluate_main
 from mediator.analytic import k_implementation
@@ -30,17 +30,22 @@ def test_engine_plays_a_different_game_in_every_copy():
 def test_a_game_family_draws_fresh_games_and_shows_their_payoffs():
     family = game_family("random:n=2,k=3")
     assert game_family("random:n=2,k=3,seed=1") is None and game_family("bos") is None
-    env = MediatorVecEnv(family(0), HEDGE, num_envs=3, rounds=20, act_every=10, games=family)
+    layout = PaddedLayout(3, 4, ("restrict",))
+    env = MediatorVecEnv(family(0), HEDGE, num_envs=3, rounds=20, act_every=10, layout=layout,
+                         batches=game_batches("random:n=2,k=3"))
     obs = env.reset()
-    assert env.observation_space.shape == (3 + 3 + 18,) == obs.shape[1:]
-    np.testing.assert_allclose(obs[:, -18:], payoff_features(np.stack([family(s).payoffs for s in range(3)])), atol=1e-6)
+    payoffs = layout.split(obs)["payoffs"]                  # (3, 3, 4, 4, 4): each game over its payoff scale
+    for b in range(3):
+        u = family(b).payoffs
+        np.testing.assert_allclose(payoffs[b, :2, :3, :3, 0], u / np.abs(u).max(), atol=1e-6)
+        assert not payoffs[b, 2].any() and not payoffs[b, :, 3].any()     # the dummy player and padded designs
     actions = np.zeros((3, env.action_space.shape[0]), np.float32)
     _, rewards, dones, _ = env.step(actions)
     np.testing.assert_allclose(rewards, env.metrics["net_welfare"] / [family(s).scale for s in range(3)], rtol=1e-5)
     obs, _, dones, infos = env.step(actions)
     assert dones.all() and all(info["TimeLimit.truncated"] for info in infos)     # a time limit, not an end
-    np.testing.assert_allclose(obs[:, -18:], payoff_features(np.stack([family(s).payoffs for s in range(3, 6)])),
-                               atol=1e-6)
+    u = family(4).payoffs                                    # the next episode's games are seeds 3, 4, 5
+    np.testing.assert_allclose(layout.split(obs)["payoffs"][1, :2, :3, :3, 0], u / np.abs(u).max(), atol=1e-6)
 
 
 def test_incentive_subsidies_scale_the_k_implementation_amounts():

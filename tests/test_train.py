@@ -44,14 +44,60 @@ def test_training_writes_named_tags_checkpoints_and_resumes_the_step_count(tmp_p
     report = json.loads((run / "report.json").read_text())
     learned = report["mediators"]["learned:r"]
     assert {"net", "gap_closed", "dynamic"} <= set(learned)
-    # --resume continues from the last checkpoint up to a larger budget
-    config["total_steps"] = 2048
-    (run / "config.json").write_text(json.dumps(config))
+    # a finished run: said so, exit 0, nothing rewritten
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
     proc = train("--resume", str(run))
+    assert proc.returncode == 0 and "finished" in proc.stdout
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before
+    # other flags would change the run: refused; --total-steps extends it from its last checkpoint
+    proc = train("--resume", str(run), "--gamma", "0.5")
+    assert proc.returncode == 2 and "--gamma" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = train("--resume", str(run), "--total-steps", "2048")
     assert proc.returncode == 0, proc.stderr
+    assert "from step 1024 of 2048" in proc.stdout
+    assert json.loads((run / "config.json").read_text())["total_steps"] == 2048
     steps = scalars(run)["mediator/net_welfare"]
-    assert max(steps) > 1024 and min(s for s in steps if s > 1024) > 1024
+    assert max(steps) > 1024 and len(steps) == len(set(steps))
     assert (run / "checkpoints" / "step_2048.zip").exists()
+
+
+def test_an_interrupted_run_checkpoints_and_resumes_without_duplicate_steps(tmp_path):
+    run = tmp_path / "i"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--run-name", "i", "--runs-dir", str(tmp_path),
+                             "--total-steps", "100000", "--checkpoint-every", "256", *SMALL],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not list((run / "checkpoints").glob("step_*.zip")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted at step ")
+    assert lines[0].endswith(f"resume with: python train.py --resume {run}")
+    step = int(lines[0].split()[3].rstrip(";"))
+    assert (run / "checkpoints" / f"step_{step}.zip").exists() and out.startswith(f"run folder: {run}")
+    resumed = train("--resume", str(run), "--total-steps", str(step + 512))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"from step {step} of {step + 512}" in resumed.stdout
+    for tag, steps in scalars(run).items():
+        assert len(steps) == len(set(steps)), tag               # TensorBoard holds every step once
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--eval-rounds", "0"], "--eval-rounds"),
+    (["--budget", "inf"], "--budget"),
+    (["--budget", "nan"], "--budget"),
+    (["--lambda", "inf"], "--lambda"),
+    (["--gamma", "1.5"], "--gamma"),
+    (["--batch-size", "4096"], "--batch-size"),
+    (["--vouchers"], "--vouchers"),
+])
+def test_bad_hyperparameters_stop_before_training(tmp_path, args, message):
+    proc = train("--runs-dir", str(tmp_path), *args)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_killed_run_resumes_from_its_checkpoint(tmp_path):
@@ -130,22 +176,24 @@ def test_resume_errors_are_one_line(tmp_path):
     assert proc.returncode == 2 and "cannot resume" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_a_game_conditioned_mediator_trains_and_reports_unseen_games(tmp_path):
-    from stable_baselines3 import PPO
-
+def test_a_general_mediator_trains_on_a_family_and_reports_unseen_games(tmp_path):
     from envs.catalog import make_game
     from mediator.learned import LearnedMediator, LearnedMediatorError
 
     run = tmp_path / "g"
     proc = train("--game", "random:n=2,k=3", "--run-name", "g", "--runs-dir", str(tmp_path), "--total-steps", "256",
-                 "--generalize", "2", *SMALL)
+                 "--k-max", "4", "--generalize", "2", "--validation-games", "2", "--checkpoint-every", "128", *SMALL)
     assert proc.returncode == 0, proc.stderr
-    assert PPO.load(run / "final.zip", device="cpu").observation_space.shape == (3 + 3 + 2 * 9,)
+    config = json.loads((run / "config.json").read_text())
+    assert config["policy"] == "equivariant" and config["k_max"] == 4
     report = json.loads((run / "report.json").read_text())
-    assert {"games", "mean_gap_closed", "games_with_gap", "share_of_total_gap", "matches_best", "mean_net"} <= set(report)
+    assert {"games", "summed_gap_closed", "games_with_gap", "by_shape", "by_generator", "at_training_horizon"} <= set(report)
     assert [g["game"] for g in report["games"]] == [f"random:n=2,k=3,kind=uniform,seed={10**9 + j}" for j in range(2)]
-    assert set(report["mean_net"]) == {"none", "restriction", "learned"} and "unseen games" in proc.stdout
-    policy = LearnedMediator(run / "final.zip", make_game("random:n=2,k=3,seed=5"))    # any game of its shape
-    assert len(policy.interventions(np.full((2, 6), 0.5, np.float32))) == 2
-    with pytest.raises(LearnedMediatorError, match="trained on games of shape 3 x 3, not on this game's 2 x 2"):
-        LearnedMediator(run / "final.zip", make_game("bos"))
+    assert report["mediators"] == ["none", "restriction", "learned"] and "unseen games" in proc.stdout
+    assert report["at_training_horizon"]["rounds"] == 40
+    assert "validation/summed_gap_closed" in scalars(run)
+    for game in (make_game("random:n=2,k=3,seed=5"), make_game("bos"), make_game("random:n=3,k=2,seed=1")):
+        policy = LearnedMediator(run / "final.zip", game)          # any game that fits its layout
+        assert len(policy.interventions(np.full((2, sum(game.shape)), 0.5, np.float32))) == 2
+    with pytest.raises(LearnedMediatorError, match="at most 3 players and 4 designs"):
+        LearnedMediator(run / "final.zip", make_game("random:n=2,k=5,seed=0"))
