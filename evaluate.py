@@ -21,14 +21,14 @@ from agents.no_regret import LEARNERS, make_learner
 from comparison.dynamics import generalization, learned_entry, run_dynamics
 from comparison.score import GAP_TOLERANCE
 from comparison.usage import EXIT_BAD_INPUT, OneLineParser, UsageError
-from envs.catalog import load_game
+from envs.catalog import game_family, load_game
 from envs.intervention import Intervention
 from envs.game import OBJECTIVES, DesignGame, GameError
 from envs.io import atomic_write_json, atomic_write_with
 from envs.logs import is_log_spec, load_log
 from mediator.analysis import analyze
 from mediator.analytic import analytic_mediators
-from mediator.learned import LearnedMediator
+from mediator.learned import LearnedMediator, model_file, read_run_config
 from mediator.equilibria import CertificateError
 from mediator.robust import add_log_report
 from sweep import BACKENDS, SweepSpecError, load_spec, run_sweep
@@ -66,11 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     p.add_argument("--plot", metavar="FILE.png", help="draw welfare per round of every mediator")
     p.add_argument("--mediator", action="append", default=[], metavar="MODEL.zip",
-                   help="a learned mediator (train.py's final.zip or a checkpoint) to compare; repeatable")
+                   help="a learned mediator (train.py's final.zip or a checkpoint, or general: the general model "
+                        "shipped with the package) to compare; repeatable")
     p.add_argument("--decimals", type=int, default=2, help="decimals in printed tables (default 2)")
     p.add_argument("--generalize", type=int, default=0, metavar="N",
-                   help="evaluate the one --mediator (trained on a game family such as random:n=2,k=4) on N unseen "
-                        "games of --game's family next to no mediation and the analytic mediators")
+                   help="evaluate the one --mediator (a general model, trained on a family such as mix:v1) on N "
+                        "unseen games of --game's family (default: the family it was trained on) next to no "
+                        "mediation and its analytic counterparts")
     p.add_argument("--bootstrap", type=int, default=200, metavar="N",
                    help="bootstrap draws for a game estimated from logs (default 200; 0: none)")
     s = p.add_argument_group("sweeps", "many games x learners x mediators x seeds (settings come from SPEC)")
@@ -143,6 +145,7 @@ def render(game: DesignGame, report: dict, d: int) -> str:
             table(["mediator", "welfare", "transfers", "net", "explanation"],
                   [[name, f"{m['welfare']:.{d}f}", f"{m['transfers']:.{d}f}", f"{m['net']:.{d}f}", m["explanation"]]
                    for name, m in report["mediators"].items() if "static" in m])]
+    out += render_frontier(game, report["mediators"].get("restriction", {}).get("static", {}), d)
     if "learners" in report:
         first = next(iter(report["mediators"].values()))["dynamic"]
         out += ["", f"Learning dynamics ({report['learners']} stakeholders, {first['rounds']} rounds, "
@@ -155,6 +158,25 @@ def render(game: DesignGame, report: dict, d: int) -> str:
                         f"{m['dynamic']['obedience_rate']:.2f}" if "obedience_rate" in m["dynamic"] else "-"]
                        for name, m in report["mediators"].items()])]
     return "\n".join(out)
+
+
+def render_frontier(game: DesignGame, static: dict, d: int, width: int = 110) -> list[str]:
+    """The restriction frontier in a few lines: per b, the best worst-equilibrium welfare with <= b bans."""
+    cells = []
+    for e in static.get("frontier", []):
+        banned = [(p, [x for x in ds if x not in kept]) for p, ds, kept in zip(game.players, game.designs, e["allowed"])]
+        said = "; ".join(f"{', '.join(ds) if len(ds) <= 3 else f'{len(ds)} designs'} for {p}"
+                         for p, ds in banned if ds) or "nothing banned"
+        cells.append(f"{e['bans']} ban{'' if e['bans'] == 1 else 's'} {e['worst_welfare']:.{d}f}"
+                     f"{'' if e['exact'] else '~'} ({said})")
+    lines: list[str] = []
+    for cell in cells:
+        if lines and len(lines[-1]) + 3 + len(cell) <= width:
+            lines[-1] += " | " + cell
+        else:
+            lines.append(cell)
+    return ["", "Restriction frontier (best worst-equilibrium welfare with at most b designs banned; ~ = heuristic):",
+            *[f"  {line}" for line in lines]] if cells else []
 
 
 def render_log(report: dict, d: int) -> str:
@@ -271,6 +293,36 @@ def check_args(args: argparse.Namespace) -> None:
     check_output_path("--plot", args.plot, ".png")
 
 
+def plot_generalization(report: dict, path: str) -> None:
+    """Summed gap closed on the unseen games per generator and per shape (bars; games with a gap on top)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("generator", report["by_generator"]), ("shape", report["by_shape"])]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), dpi=110, gridspec_kw={"width_ratios": [1, 2]})
+    for ax, (key, groups) in zip(axes, panels):
+        names = [k for k, g in groups.items() if g["summed_gap_closed"] is not None]
+        values = [100 * groups[k]["summed_gap_closed"] for k in names]
+        bars = ax.bar(range(len(names)), values, color="tab:blue")
+        for bar, k in zip(bars, names):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 1, str(groups[k]["games_with_gap"]),
+                    ha="center", fontsize=7)
+        ax.axhline(100, color="grey", ls=":", lw=1)
+        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("summed gap closed (%)")
+        ax.set_title(f"per {key} (number: games with a gap)", fontsize=9)
+    closed = report["summed_gap_closed"]
+    fig.suptitle(f"{Path(report['model']).name} on {len(report['games'])} unseen games of {report['family']}: "
+                 f"{'n/a' if closed is None else f'{closed:.1%}'} of the summed gap ({report['learners']}, "
+                 f"{report['rounds']} rounds, {report['seeds']} seeds)", fontsize=10)
+    fig.tight_layout()
+    try:
+        atomic_write_with(path, fig.savefig)
+    finally:
+        plt.close(fig)
+
+
 def plot_dynamics(report: dict, path: str) -> None:
     """Welfare per round (moving average over seeds) of every mediator, written atomically."""
     import matplotlib
@@ -324,11 +376,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         raise UsageError("--out, --backend, --workers and --ray-address need --sweep")
     check_args(args)
     if args.generalize:
-        report = generalization(args.game, args.mediator[0], args.learners, args.generalize, args.rounds, args.seeds,
+        family = args.game if game_family(args.game) else read_run_config(model_file(args.mediator[0]))["game"]
+        report = generalization(family, args.mediator[0], args.learners, args.generalize, args.rounds, args.seeds,
                                 args.seed, args.lam, args.trust)
         print(render_generalization(report, args.decimals))
         if args.json:
             atomic_write_json(args.json, report)
+        if args.plot:
+            plot_generalization(report, args.plot)
         return 0
     loaded = load_log(args.game) if is_log_spec(args.game) else None
     game = loaded.game if loaded else load_game(args.game)

@@ -14,6 +14,7 @@ from mediator.equilibria import (
     CorrelatedOutcome, MixedMode, NashEquilibrium, correlated_equilibrium, nash_equilibria,
     pareto_improvements, ratio, resolve_mixed, welfare_optimum,
 )
+from mediator.restriction import NASH, restricted_outcome, unrestricted
 
 def _round(x, decimals: int = 10):
     return np.round(np.asarray(x, float), decimals).tolist()
@@ -42,16 +43,27 @@ def correlated_entry(game: DesignGame, best: CorrelatedOutcome, worst: Correlate
 
 
 def none_mediator(game: DesignGame, eqs: list[NashEquilibrium], objective: str) -> dict:
-    """The unmediated game, judged (as the restriction mediator is) by its worst equilibrium."""
-    worst = min(eqs, key=lambda e: e.welfare)
-    label = "a mixed equilibrium" if worst.mixed else game.profile_label(worst.profile)
-    if len(eqs) == 1:
-        text = f"Without mediation the only equilibrium found is {label}, welfare {worst.welfare:.4g}."
+    """The unmediated game, judged as the restriction mediator judges a game (`restricted_outcome`): its
+    worst equilibrium, or its worst correlated equilibrium when it has no pure one (n > 2 or a large game)."""
+    base = restricted_outcome(game, unrestricted(game), objective)
+    if base.correlated is not None:
+        entry = {"correlated": True, "payoffs": _round(base.payoffs), "welfare": base.worst,
+                 "support": [{"profile": game.profile_names(a), "probability": p} for a, p in base.correlated.support()]}
+        text = (f"Without mediation there is no pure equilibrium; the worst correlated equilibrium (a lower bound "
+                f"on every Nash equilibrium) has welfare {base.worst:.4g}.")
     else:
-        text = (f"Without mediation there are {len(eqs)} equilibria with welfare from "
-                f"{worst.welfare:.4g} to {max(e.welfare for e in eqs):.4g}; the worst is {label}.")
-    welfare = float(worst.payoffs.sum())       # reported welfare is utilitarian, as for every mediator
-    static = {"equilibrium": nash_entry(game, worst, objective), "payoffs": _round(worst.payoffs),
+        found = base.equilibria
+        worst = min(found, key=lambda e: e.welfare)
+        label = "a mixed equilibrium" if worst.mixed else game.profile_label(worst.profile)
+        kind = "" if base.concept == NASH else "pure "
+        if len(found) == 1:
+            text = f"Without mediation the only {kind}equilibrium found is {label}, welfare {worst.welfare:.4g}."
+        else:
+            text = (f"Without mediation there are {len(found)} {kind}equilibria with welfare from "
+                    f"{worst.welfare:.4g} to {max(e.welfare for e in found):.4g}; the worst is {label}.")
+        entry = nash_entry(game, worst, objective)
+    welfare = float(base.payoffs.sum())       # reported welfare is utilitarian, as for every mediator
+    static = {"equilibrium": entry, "payoffs": _round(base.payoffs),
               "welfare": welfare, "transfers": 0.0, "net": welfare,
               "equilibria_welfare": [min(e.welfare for e in eqs), max(e.welfare for e in eqs)],
               "explanation": text}

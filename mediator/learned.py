@@ -23,6 +23,20 @@ class LearnedMediatorError(GameError):
     """A model file that is missing, corrupt, or trained on another game."""
 
 
+#: The general mediator shipped with the package (``--mediator general``): trained on mix:v1 by the
+#: command in its config.json (README, "The general mediator").
+GENERAL_MODEL = Path(__file__).parent / "models" / "general" / "final.zip"
+
+
+def model_file(name: str | Path) -> Path:
+    """A model path, or the shipped general model for the name ``general``."""
+    if str(name) == "general":
+        if not GENERAL_MODEL.is_file():
+            raise LearnedMediatorError(f"the general model is not installed ({GENERAL_MODEL} is missing)")
+        return GENERAL_MODEL
+    return Path(name)
+
+
 def read_run_config(model_path: str | Path) -> dict:
     """The config.json that train.py wrote next to the model (one folder up for checkpoints)."""
     path = Path(model_path)
@@ -49,7 +63,7 @@ class LearnedMediator:
     shape) lets a general model serve a different game per copy."""
 
     def __init__(self, path: str | Path, game: DesignGame, games: Sequence[DesignGame] | None = None):
-        path = Path(path)
+        path = model_file(path)
         if not path.is_file():
             raise LearnedMediatorError(f"{path}: no such model file")
         config = read_run_config(path)
@@ -132,7 +146,8 @@ def run_objects(path: Path, config: dict, observation_space, action_space) -> di
                                                  "log_std_init": float(config["log_std_init"])}
         learning_rate, clip_range = float(config.get("learning_rate", 3e-4)), float(config.get("clip_range", 0.2))
     except (KeyError, TypeError, ValueError) as e:
-        raise LearnedMediatorError(f"{path}: its run's config.json is from another version ({type(e).__name__}: {e})") from None
+        raise LearnedMediatorError(f"{path}: its run's config.json is from another version "
+                                   f"({type(e).__name__}: {e})") from None
     return {"policy_class": policy, "policy_kwargs": kwargs, "observation_space": observation_space,
             "action_space": action_space, "lr_schedule": FloatSchedule(learning_rate),
             "clip_range": FloatSchedule(clip_range), "clip_range_vf": None, "rollout_buffer_class": RolloutBuffer,

@@ -59,7 +59,8 @@ SAFE_GLOBALS = frozenset({
     *(("numpy.random._pickle", name) for name in ("__generator_ctor", "__bit_generator_ctor", "__randomstate_ctor")),
     *(("numpy.random." + module, name) for module, name in (
         ("_generator", "Generator"), ("mtrand", "RandomState"), ("_pcg64", "PCG64"), ("_pcg64", "PCG64DXSM"),
-        ("_mt19937", "MT19937"), ("_philox", "Philox"), ("_sfc64", "SFC64"), ("bit_generator", "SeedSequence"))),
+        ("_mt19937", "MT19937"), ("_philox", "Philox"), ("_sfc64", "SFC64"), ("bit_generator", "SeedSequence"),
+        ("bit_generator", "__pyx_unpickle_SeedSequence"))),
     *(("gymnasium.spaces." + module, name) for module, name in (
         ("box", "Box"), ("discrete", "Discrete"), ("multi_discrete", "MultiDiscrete"),
         ("multi_binary", "MultiBinary"), ("dict", "Dict"), ("tuple", "Tuple"))),
@@ -142,7 +143,8 @@ def check_tensors(path: Path, name: str, blob: bytes, variables: tuple[str, ...]
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL (\S+)", str(e))
         what = f" (it names {found.group(1)})" if found else ""
-        raise ModelFileError(path, f"refusing {name}: it holds more than tensors and would have to be unpickled{what}") from None
+        raise ModelFileError(path, f"refusing {name}: it holds more than tensors and would have to be "
+                                   f"unpickled{what}") from None
     except Exception as e:  # noqa: BLE001 - a corrupt torch file fails in many ways; each is one line
         raise ModelFileError(path, f"cannot read {name} ({type(e).__name__})") from None
     if not isinstance(loaded, dict):

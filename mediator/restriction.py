@@ -35,7 +35,7 @@ FRONTIER_EXACT_LIMIT = 512
 #: The two solution concepts a restriction (and the unmediated game) is judged by.
 NASH = "every extreme Nash equilibrium, pure and mixed"
 PURE_OR_CE = "pure Nash equilibria, or the worst correlated equilibrium where there is none"
-LOCAL = "symmetric restrictions and tag bans, then hill climbing"
+LOCAL = "hill climbing from the full game, the optimum forced, symmetric restrictions, tag bans and random starts"
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,10 +94,6 @@ class RestrictedOutcome:
     payoffs: np.ndarray                    # expected payoffs of that worst equilibrium
     concept: str                           # NASH or PURE_OR_CE
     correlated: CorrelatedOutcome | None   # the worst CE (full-game shape) when there is no pure equilibrium
-
-    @property
-    def kept(self) -> int:
-        return _kept(self.masks)
 
 
 def unrestricted(game: DesignGame) -> Masks:
@@ -211,6 +207,10 @@ def _better(a: tuple, b: tuple | None, tol: float) -> bool:
     return False
 
 
+def _ident(masks: Masks) -> bytes:
+    return np.concatenate(masks).tobytes()
+
+
 class Explored:
     """The restrictions evaluated so far, in order, each with its outcome and key (score..., designs kept)."""
 
@@ -220,7 +220,7 @@ class Explored:
         self.seen: dict[bytes, tuple[Masks, object, tuple]] = {}
 
     def _entry(self, masks: Masks) -> tuple[Masks, object, tuple]:
-        ident = np.concatenate(masks).tobytes()
+        ident = _ident(masks)
         if ident not in self.seen:
             out = self.evaluate(masks)
             self.seen[ident] = (masks, out, (*self.score(out), _kept(masks)))
@@ -263,15 +263,18 @@ def _neighbours(masks: Masks, max_bans: int | None) -> Iterator[Masks]:
 
 
 def hill_climb(explored: Explored, masks: Masks, max_bans: int | None = None) -> Masks:
-    """Best-improvement hill climbing over single design toggles (ties broken towards fewer bans)."""
+    """Best-improvement hill climbing over single design toggles (ties broken towards fewer bans),
+    never back to a restriction it visited (near-ties within the tolerance cannot cycle)."""
+    visited = {_ident(masks)}
     while True:
         step = masks
         for cand in _neighbours(masks, max_bans):
-            if _better(explored.key(cand), explored.key(step), explored.tol):
+            if _ident(cand) not in visited and _better(explored.key(cand), explored.key(step), explored.tol):
                 step = cand
         if step is masks:
             return masks
         masks = step
+        visited.add(_ident(masks))
 
 
 def _random_start(shape: Sequence[int], rng: np.random.Generator, max_bans: int | None) -> Masks:
@@ -403,7 +406,7 @@ def _restriction_result(game: DesignGame, explored: Explored, base: RestrictedOu
         parts = [head]
         left = pure_of(best)
         if best.correlated is not None:
-            parts.append("no pure equilibrium is left, so the worst correlated equilibrium is judged")
+            parts.append("no pure equilibrium is left")
         elif len(best.equilibria) == 1 and left:
             parts.append(f"the only equilibrium left is {_profiles(game, left)}")
         elif created:

@@ -15,11 +15,8 @@ import numpy as np
 from envs.game import DesignGame
 from envs.intervention import Intervention
 from envs.logs import LoadedLog, bootstrap_payoffs
-from mediator.analytic import (
-    EXHAUSTIVE_LIMIT, Masks, MediatorResult, exhaustive_restrictions, restricted_outcome, symmetric_restrictions,
-    tag_restrictions,
-)
-from mediator.equilibria import _tol, allowed_profiles, pure_equilibria
+from mediator.equilibria import allowed_profiles, pure_equilibria, tolerance
+from mediator.restriction import Explored, Masks, MediatorResult, restricted_outcome, search
 
 QUANTILES = {"min": 0.0, "q05": 0.05, "q10": 0.1, "median": 0.5, "q90": 0.9, "q95": 0.95, "max": 1.0}
 
@@ -58,7 +55,7 @@ def intervention_outcome(game: DesignGame, intervention: Intervention, u: np.nda
     """(net welfare, holds) of a fixed intervention in each game u[b]. A recommendation is assumed
     obeyed and holds where it is; otherwise the outcome is the worst pure equilibrium and holds where
     the equilibrium set is the one the intervention has in the point estimate ``game``."""
-    tol = _tol(game)
+    tol = tolerance(game)
     if intervention.recommendation is not None:
         p, v = intervention.recommendation, intervention.vouchers
         paid = 0.0 if v is None else float((p * v).sum())
@@ -77,46 +74,17 @@ def spread(net: np.ndarray) -> dict:
 
 
 # =========================================================================== robust restriction
-def _candidates(game: DesignGame) -> tuple[list[Masks], str]:
-    """Every restriction when there are at most EXHAUSTIVE_LIMIT, else symmetric ones and tag bans."""
-    if int(np.prod([2**k - 1 for k in game.shape])) <= EXHAUSTIVE_LIMIT:
-        return list(exhaustive_restrictions(game)), "exhaustive"
-    masks = [m for m, _ in tag_restrictions(game)] + [tuple(np.ones(k, bool) for k in game.shape)]
-    if len(set(game.designs)) == 1:
-        masks += list(symmetric_restrictions(game))
-    return masks, "symmetric restrictions and tag bans, then hill climbing"
-
-
-def _score(welfare: np.ndarray, masks: Masks, quantile: float) -> tuple[float, float, int]:
-    """What a robust restriction maximises: the quantile, then the mean, then the designs kept."""
-    return float(np.quantile(welfare, quantile)), float(welfare.mean()), int(sum(m.sum() for m in masks))
-
-
-def _neighbours(masks: Masks) -> Iterable[Masks]:
-    """The restrictions one design toggle away that leave everyone a design."""
-    for i, m in enumerate(masks):
-        for j in range(len(m)):
-            flipped = m.copy()
-            flipped[j] = not flipped[j]
-            if flipped.any():
-                yield masks[:i] + (flipped,) + masks[i + 1:]
-
-
 def robust_restriction(game: DesignGame, u: np.ndarray, quantile: float = 0.1) -> dict:
     """The restriction maximising the ``quantile`` (0 = the worst draw) of worst-equilibrium welfare
-    across bootstrap games: exhaustive when small, else symmetric ones, tag bans and hill climbing."""
-    tol = _tol(game)
-    evaluate = lambda masks: _score(worst_outcome(u, masks, tol=tol)[0], masks, quantile)  # noqa: E731
-    candidates, how = _candidates(game)
-    best = max(candidates, key=evaluate)
-    if how != "exhaustive":
-        score = evaluate(best)
-        while (step := max(((evaluate(m), m) for m in _neighbours(best)), key=lambda x: x[0]))[0] > score:
-            score, best = step
-    welfare = worst_outcome(u, best, tol=tol)[0]
+    across bootstrap games, then its mean, then the designs kept (`mediator.restriction.search`)."""
+    tol = tolerance(game)
+    explored = Explored(game, lambda masks: worst_outcome(u, masks, tol=tol)[0],
+                        lambda welfare: (float(np.quantile(welfare, quantile)), float(welfare.mean())), tol)
+    how = search(explored)
+    best = explored.best()
     return {"allowed": [[d for d, keep in zip(ds, m) if keep] for ds, m in zip(game.designs, best)],
-            "quantile": quantile, "welfare_quantile": evaluate(best)[0], "search": how,
-            "welfare_at_estimate": restricted_outcome(game, best).worst, "spread": spread(welfare)}
+            "quantile": quantile, "welfare_quantile": explored.key(best)[0], "search": how,
+            "welfare_at_estimate": restricted_outcome(game, best).worst, "spread": spread(explored.outcome(best))}
 
 
 def only_tag_restrictions(game: DesignGame) -> Iterable[tuple[str, Masks]]:
@@ -136,7 +104,7 @@ def bootstrap_report(game: DesignGame, mediators: dict[str, MediatorResult], u: 
                      quantile: float = 0.1, threshold: float = 0.95) -> dict:
     """Equilibrium probabilities, mediator welfare spreads, a robust restriction, "only tag" restrictions
     and the conclusions that hold in at least ``threshold`` of the bootstrap games ``u``."""
-    tol = _tol(game)
+    tol = tolerance(game)
     eq = pure_equilibria(u, tol=tol)
     prob = eq.mean(axis=0)
     eq0 = pure_equilibria(game.payoffs[None], tol=tol)[0]

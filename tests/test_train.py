@@ -172,7 +172,7 @@ def test_resume_errors_are_one_line(tmp_path):
                  "--checkpoint-every", "256", *SMALL).returncode == 0
     newest = max((run / "checkpoints").glob("step_*.zip"), key=lambda p: int(p.stem.split("_")[1]))
     newest.write_bytes(b"not a zip")
-    proc = train("--resume", str(run))
+    proc = train("--resume", str(run), "--total-steps", "512")
     assert proc.returncode == 2 and "cannot resume" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
