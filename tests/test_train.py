@@ -146,6 +146,18 @@ def test_ppo_stakeholders_train_and_report_their_outcome(tmp_path):
     assert "most played" in proc.stdout
 
 
+
+def test_a_ppo_stakeholder_run_writes_nothing_outside_its_run_folder(tmp_path):
+    """SB3's default logger would create an empty TMPDIR/SB3-<time> folder per model (torch's own
+    kernel cache, TMPDIR/torchinductor_<user>, is torch's, shared across runs, and not counted)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = train("--stakeholders", "ppo", "--game", "bos", "--total-steps", "800", "--run-name", "q",
+                 "--runs-dir", str(tmp_path / "runs"), env={**os.environ, "TMPDIR": str(scratch)})
+    assert proc.returncode == 0, proc.stderr
+    assert not [p for p in scratch.iterdir() if not p.name.startswith("torchinductor_")]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--families", "bribe"], "--families"),
     (["--stakeholders", "oracle"], "--stakeholders"),
