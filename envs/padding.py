@@ -50,7 +50,6 @@ from envs.codec import FAMILIES, ActionCodec
 from envs.game import DesignGame
 
 OBS_PARTS = ("payoffs", "strategies", "designs", "players")
-ACTION_PARTS = ("restrict", "subsidize", "recommend", "vouchers")
 
 
 @dataclass(frozen=True)
