@@ -378,12 +378,60 @@ def generator_of(spec: str, game: DesignGame) -> str:
 
 
 def save_checkpoint(model, folder: Path, keep: int) -> Path:
-    """``checkpoints/step_<N>.zip`` written atomically; only the newest ``keep`` are kept."""
+    """``checkpoints/step_<N>.zip`` written atomically, with its episode statistics (the window behind
+    ``rollout/ep_*``, which safe loading does not restore) beside it; only the newest ``keep`` are kept."""
     path = folder / "checkpoints" / f"step_{model.num_timesteps}.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(episodes_file(path), {"ep_info_buffer": [{k: float(v) for k, v in e.items()}
+                                                              for e in model.ep_info_buffer or []]})
     save_atomic(model, path)
     for old in checkpoints(folder)[:-keep]:
         old.unlink()
+        episodes_file(old).unlink(missing_ok=True)
     return path
+
+
+def episodes_file(checkpoint: Path) -> Path:
+    return checkpoint.with_suffix(".episodes.json")
+
+
+def restore_episodes(model, checkpoint: Path) -> None:
+    """Put a checkpoint's episode statistics back, so ``rollout/ep_*`` continues its window across a resume."""
+    from collections import deque
+
+    try:
+        episodes = json.loads(episodes_file(checkpoint).read_text())["ep_info_buffer"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return                                       # an older run: the window restarts empty
+    model.ep_info_buffer = deque(episodes, maxlen=model._stats_window_size)
+    model.ep_success_buffer = deque(maxlen=model._stats_window_size)
+
+
+def drop_events_after(tb: Path, step: int) -> int:
+    """Cut the TensorBoard events a killed run logged after its last checkpoint (``step``), so the resumed
+    run logs each step once: every event file holding such events is rewritten atomically (a record torn by
+    the kill goes too). Returns the number of events dropped."""
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    dropped = 0
+    for path in sorted(tb.glob("*/events.out.tfevents.*")):
+        records = list(RawEventFileLoader(str(path)).Load())
+        keep = [r for r in records if Event.FromString(r).step <= step]
+        if len(keep) == len(records) and path.stat().st_size == sum(len(r) + 16 for r in records):
+            continue
+
+        def write(tmp: Path, keep=keep) -> None:
+            with open(tmp, "wb") as f:
+                writer = RecordWriter(f)
+                for record in keep:
+                    writer.write(record)
+                writer.flush()
+
+        atomic_write_with(path, write)
+        dropped += len(records) - len(keep)
+    return dropped
 
 
 def save_atomic(model, path: Path) -> None:
@@ -447,7 +495,10 @@ def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: P
         model = load_model(checkpoint, env=venv, tensorboard_log=str(folder / "tb"))
         if model.action_space.shape != venv.action_space.shape or model.observation_space.shape != venv.observation_space.shape:
             raise LearnedMediatorError(f"{checkpoint}: checkpoint does not match this run's game and families")
-        print(f"resuming {folder} from step {model.num_timesteps} of {c.total_steps} ({checkpoint.name})")
+        restore_episodes(model, checkpoint)
+        dropped = drop_events_after(folder / "tb", model.num_timesteps)
+        print(f"resuming {folder} from step {model.num_timesteps} of {c.total_steps} ({checkpoint.name})"
+              + (f"; dropped {dropped} TensorBoard events logged after it" if dropped else ""))
     family = game_family(c.game)
     reference = None if family else training_reference(game, c)   # a family has no one game to compare with
     validation = [family(VALIDATION_SEED + j) for j in range(c.validation_games)] if family else []

@@ -103,21 +103,33 @@ def test_bad_hyperparameters_stop_before_training(tmp_path, args, message):
 def test_a_killed_run_resumes_from_its_checkpoint(tmp_path):
     run = tmp_path / "k"
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--run-name", "k", "--runs-dir", str(tmp_path),
-                             "--total-steps", "4096", "--checkpoint-every", "512", *SMALL],
+                             "--total-steps", "4096", "--checkpoint-every", "1024", *SMALL],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not list((run / "checkpoints").glob("step_*.zip")) and time.time() < deadline:
+
+    def newest_checkpoint() -> int:
+        return max((int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("step_*.zip")), default=0)
+
+    deadline = time.time() + 300       # kill once TensorBoard holds steps past the newest checkpoint
+    while time.time() < deadline and not (newest_checkpoint()
+                                          and max(scalars(run).get("mediator/net_welfare", [0])) > newest_checkpoint()):
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     first = sorted(int(p.stem.split("_")[1]) for p in (run / "checkpoints").glob("step_*.zip"))
     assert first, "no checkpoint was written before the kill"
+    assert max(scalars(run)["mediator/net_welfare"]) > first[-1]          # events the resume must drop
+    assert json.loads((run / "checkpoints" / f"step_{first[-1]}.episodes.json").read_text())["ep_info_buffer"]
     for path in run.rglob("*.zip"):
         assert zipfile.ZipFile(path).testzip() is None          # nothing truncated
     assert not [p for p in run.rglob("*") if p.name.startswith(".") and p.suffix == ".zip" and p.stat().st_size == 0]
     resumed = train("--resume", str(run))
     assert resumed.returncode == 0, resumed.stderr
+    assert f"from step {first[-1]} of 4096" in resumed.stdout and "dropped" in resumed.stdout
     assert (run / "final.zip").exists() and (run / "checkpoints" / "step_4096.zip").exists()
+    for tag, steps in scalars(run).items():
+        assert len(steps) == len(set(steps)), tag               # every step once, the killed run's tail dropped
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.episodes.json")) == sorted(
+        p.stem + ".episodes.json" for p in (run / "checkpoints").glob("step_*.zip"))
     assert max(scalars(run)["mediator/net_welfare"]) >= first[-1]
 
 
