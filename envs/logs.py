@@ -8,7 +8,8 @@ JSON). `complete` makes an analysable game from the largest complete sub-table o
 model-effects fill, and `bootstrap_payoffs` resamples games within each pair.
 
 Specs: ``glee:FOLDER`` and ``records:FILE.csv``, optionally followed by ``,fill=subset|additive``,
-``,adjust=settings``, ``,skip_bad=1`` and ``,tags=provider|all|FILE.json``.
+``,adjust=settings``, ``,skip_bad=1`` and ``,tags=provider|all|FILE.json``; ``glee:FOLDER,adjust=pair-effects``
+gives GLEE's own pair-effects table (the paper's Section 4 matrix, see `envs.pair_effects`).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import math
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -29,6 +30,7 @@ from scipy.sparse.csgraph import connected_components
 
 from envs.game import DesignGame, GameError
 from envs.io import GameFileError, cell, err, read_text, show, write_game_json, atomic_write_text
+from envs.pair_effects import demeaning_weights, glee_order, setting_dummies, setting_factors
 
 PathLike = str | os.PathLike
 
@@ -306,13 +308,18 @@ def _design_matrix(log: InteractionLog, basis: str, games: np.ndarray,
                    adjust: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X for every game, L predicting every pair at the mean settings of ``games``, which pairs L can
     predict) of the pair-dummy (``cells``) or additive (intercept + row + column effects of the designs
-    ``games`` use) model, with centred covariates when ``adjust``."""
+    ``games`` use) model, with centred covariates when ``adjust``; or of GLEE's ``pair-effects`` model
+    (pair dummies + one-hot settings, L the pair coefficient minus GLEE's grand mean of them)."""
     rows, cols = np.indices(log.shape).reshape(2, -1)
-    if basis == "cells":
+    if basis in ("cells", "pair-effects"):
         observed = np.unique(log.cell[games])
         X = (log.cell[:, None] == observed[None, :]).astype(float)
         L = ((rows * log.shape[1] + cols)[:, None] == observed[None, :]).astype(float)
         estimable = L.any(axis=1)
+        if basis == "pair-effects":
+            L = L - demeaning_weights(estimable.reshape(log.shape)).ravel()[observed][None, :]
+            D = setting_dummies(log.covariates, log.covariate_names)
+            return np.hstack([X, D]), np.hstack([L, np.zeros((len(L), D.shape[1]))]), estimable
     else:
         used_rows, used_cols = np.unique(log.row[games]), np.unique(log.col[games])
         def effects(r, c):
@@ -335,9 +342,12 @@ def _ols(log: InteractionLog, basis: str, games: np.ndarray, adjust: bool,
     X, L, estimable = _design_matrix(log, basis, games, adjust)
     n, p = len(games), X.shape[1]
     if n <= p or np.linalg.matrix_rank(X[games]) < p:
-        what = ("settings covariates are collinear with the design pairs" if basis == "cells"
-                else "the additive model is not identified")
-        raise LogError(f"{log.source}: {what} ({n} games, {p} parameters); drop adjust=settings or add games")
+        what = {"cells": "settings covariates are collinear with the design pairs",
+                "additive": "the additive model is not identified",
+                "pair-effects": "the one-hot settings are collinear with the design pairs (pair effects not "
+                                "identified)"}[basis]
+        option = "adjust=pair-effects" if basis == "pair-effects" else "adjust=settings"
+        raise LogError(f"{log.source}: {what} ({n} games, {p} parameters); drop {option} or add games")
     coef = np.stack([np.linalg.lstsq(X[i], log.utilities[i], rcond=None)[0] for i in idx[:, games]])
     pred = np.einsum("kp,bps->bsk", L, coef)
     pred[:, :, ~estimable] = np.nan
@@ -359,7 +369,8 @@ class PayoffEstimate:
     """Per design pair: mean utility of each side (NaN without games), standard error and game count.
 
     ``pooled[r, c]`` marks pairs with one game, whose standard error uses the pooled within-pair
-    standard deviation of that side (a single game has no spread of its own).
+    standard deviation of that side (a single game has no spread of its own). ``basis`` is
+    ``pair-effects`` for GLEE's demeaned pair effects (`pair_effects`) instead of per-pair values.
     """
 
     log: InteractionLog
@@ -368,6 +379,7 @@ class PayoffEstimate:
     counts: np.ndarray
     adjust: bool = False
     pooled: np.ndarray = field(default=None, repr=False)
+    basis: str = "cells"
 
     @property
     def observed(self) -> np.ndarray:
@@ -377,7 +389,7 @@ class PayoffEstimate:
         """(B, 2, k1, k2) pair estimates from the games ``idx`` selects (same estimator as the point one)."""
         if not self.adjust:
             return _cell_means(self.log, idx)
-        return _ols(self.log, "cells", np.arange(self.log.n_games), True, idx)[0]
+        return _ols(self.log, self.basis, np.arange(self.log.n_games), True, idx)[0]
 
     def to_json(self) -> dict:
         """The estimated table (null for a missing pair), its standard errors and counts."""
@@ -410,6 +422,26 @@ def estimate(log: InteractionLog, adjust: bool = False) -> PayoffEstimate:
         sd = np.where(counts > 1, np.sqrt(ss / np.maximum(counts - 1, 1)), pooled_sd[:, None, None])
         stderr = np.where(counts > 0, sd / np.sqrt(counts), np.nan)
     return PayoffEstimate(log, means, stderr, counts, False, counts == 1)
+
+
+def pair_effects(log: InteractionLog) -> PayoffEstimate:
+    """GLEE's pair-effects table (`envs.pair_effects`): per side, OLS of the utility on one indicator per
+    observed design pair plus the one-hot GLEE settings, each pair coefficient minus GLEE's grand mean of
+    them, with classical OLS standard errors of that difference; missing pairs stay NaN."""
+    if log.kind != "glee":
+        raise LogError(f"{log.source}: adjust=pair-effects is GLEE's construction and needs a glee: log "
+                       f"(one-hot GLEE settings), not a {log.kind} log")
+    counts = np.bincount(log.cell, minlength=log.shape[0] * log.shape[1]).reshape(log.shape)
+    everything = np.arange(log.n_games)
+    payoffs, stderr = _ols(log, "pair-effects", everything, True, everything[None])
+    return PayoffEstimate(log, payoffs[0], stderr, counts, True, np.zeros(log.shape, bool), "pair-effects")
+
+
+def in_glee_order(log: InteractionLog) -> InteractionLog:
+    """The log with each side's designs in the order of GLEE's model list (`envs.pair_effects.glee_order`)."""
+    designs = tuple(tuple(glee_order(ds)) for ds in log.designs)
+    new = [np.array([d.index(name) for name in old]) for d, old in zip(designs, log.designs)]
+    return replace(log, designs=designs, row=new[0][log.row], col=new[1][log.col])
 
 
 # =========================================================================== complete tables
@@ -491,8 +523,13 @@ def complete(est: PayoffEstimate, fill: str = "subset", tags: str | dict = "prov
     elif fill == "subset":
         rows, cols = largest_complete_subset(obs)
         method = "subset"
+        hint = ("GLEE's pair effects, demeaned over every observed pair" if est.basis == "pair-effects"
+                else "fill=additive fills the table instead")
         note = (f"{missing} of {obs.size} design pairs have no game; the analysis uses the largest complete "
-                f"sub-table, {len(rows)} x {len(cols)} designs (fill=additive fills the table instead)")
+                f"sub-table, {len(rows)} x {len(cols)} designs ({hint})")
+    elif fill == "additive" and est.basis == "pair-effects":
+        raise LogError(f"{log.source}: {missing} of {obs.size} design pairs have no game, and fill=additive "
+                       f"cannot fill a table of pair effects; use fill=subset")
     elif fill == "additive":
         rows, cols = _component(obs)
         method = "additive"
@@ -511,8 +548,10 @@ def complete(est: PayoffEstimate, fill: str = "subset", tags: str | dict = "prov
         payoffs = np.where(filled, sub(pred[0]), payoffs)
         stderr = np.where(filled, sub(se), stderr)
     row_names, col_names = names(rows, cols)
+    what = ("GLEE's pair effects (OLS on one-hot settings and pair indicators, demeaned by the grand mean) "
+            if est.basis == "pair-effects" else "")
     game = DesignGame(log.players, (row_names, col_names), payoffs, name=f"{log.kind}:{Path(log.source).name}",
-                      description=f"estimated from {log.n_games} {log.kind} games in {log.source}",
+                      description=f"{what}estimated from {log.n_games} {log.kind} games in {log.source}",
                       tags=design_tags((row_names, col_names), tags), payoff_stderr=stderr)
     return Completion(est, game, method, rows, cols, filled, note)
 
@@ -554,7 +593,8 @@ def _read_tags(path: str, designs: Sequence[Sequence[str]]) -> dict:
 
 # =========================================================================== specs
 LOG_KINDS = ("glee", "records")
-_OPTIONS = {"fill": ("subset", "additive"), "adjust": ("none", "settings"), "skip_bad": ("0", "1"), "tags": None}
+_OPTIONS = {"fill": ("subset", "additive"), "adjust": ("none", "settings", "pair-effects"), "skip_bad": ("0", "1"),
+            "tags": None}
 
 
 @dataclass(frozen=True, eq=False)
@@ -572,11 +612,16 @@ class LoadedLog:
     def summary(self) -> dict:
         """The import in numbers, for reports."""
         log, est = self.log, self.estimate
-        return {"source": log.source, "format": log.kind, "games": log.n_games, "failed": len(log.failures),
-                "failures": list(log.failures), "pairs_observed": int(est.observed.sum()),
-                "pairs": int(est.observed.size), "single_game_pairs": int((est.counts == 1).sum()),
-                "adjustment": "settings" if est.adjust else "none", "covariates": list(log.covariate_names),
-                "tags": {d: list(model_tags(d)) for d in sorted(set(log.designs[0]) | set(log.designs[1]))}}
+        effects = est.basis == "pair-effects"
+        summary = {"source": log.source, "format": log.kind, "games": log.n_games, "failed": len(log.failures),
+                   "failures": list(log.failures), "pairs_observed": int(est.observed.sum()),
+                   "pairs": int(est.observed.size), "single_game_pairs": int((est.counts == 1).sum()),
+                   "adjustment": "pair-effects" if effects else "settings" if est.adjust else "none",
+                   "covariates": list(log.covariate_names),
+                   "tags": {d: list(model_tags(d)) for d in sorted(set(log.designs[0]) | set(log.designs[1]))}}
+        if effects:
+            summary["settings"] = {f: levels for f, _, levels in setting_factors(log.covariates, log.covariate_names)}
+        return summary
 
 
 def is_log_spec(spec: str) -> bool:
@@ -614,7 +659,11 @@ def load_log(spec: str) -> LoadedLog:
     tags = opt.get("tags", "provider")
     if tags not in ("provider", "all"):
         tags = _read_tags(tags, log.designs)
-    est = estimate(log, adjust=opt.get("adjust") == "settings")
+    if opt.get("adjust") == "pair-effects":
+        log = in_glee_order(log)
+        est = pair_effects(log)
+    else:
+        est = estimate(log, adjust=opt.get("adjust") == "settings")
     return LoadedLog(log, est, complete(est, opt.get("fill", "subset"), tags))
 
 

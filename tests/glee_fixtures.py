@@ -19,13 +19,13 @@ def write_glee_game(folder: Path, alice: str = "gpt-4o", bob: str = "vertex_ai/g
                     offers: Sequence[float] = (60.0,), accepted: bool = True, deltas: tuple[float, float] = (0.9, 0.8),
                     money: float = 100, fmt: str = "new", messages: bool = False,
                     responder_message: str | None = None, max_rounds: int = 12,
-                    files: Sequence[str] = ("config.json", "game.csv")) -> Path:
+                    files: Sequence[str] = ("config.json", "game.csv"), complete_information: bool = True) -> Path:
     """One game: ``offers[j]`` is Alice's amount in the split proposed in round j + 1; every offer but the
     last is rejected, the last is accepted when ``accepted``. ``responder_message`` is written on the
     response rows (messages only); ``files`` chooses which of the two files exist."""
     folder.mkdir(parents=True, exist_ok=True)
     p1, p2 = {"public_name": "Alice", "model_name": alice}, {"public_name": "Bob", "player_id": 3, "model_name": bob}
-    game_args = {"money_to_divide": money, "max_rounds": max_rounds, "complete_information": True,
+    game_args = {"money_to_divide": money, "max_rounds": max_rounds, "complete_information": complete_information,
                  "messages_allowed": messages}
     if fmt == "old":
         p1["delta"], p2["delta"] = deltas
