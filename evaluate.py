@@ -17,19 +17,23 @@ from typing import Sequence
 
 import numpy as np
 
+from agents.dynamics import run_signals
 from agents.no_regret import LEARNERS, make_learner
 from comparison.dynamics import generalization, learned_entry, run_dynamics
 from comparison.score import GAP_TOLERANCE
 from comparison.usage import EXIT_BAD_INPUT, OneLineParser, UsageError
-from envs.catalog import game_family, load_game
+from envs.bayes import BayesGame
+from envs.catalog import game_family, load_any
 from envs.intervention import Intervention
 from envs.game import OBJECTIVES, DesignGame, GameError
 from envs.io import atomic_write_json, atomic_write_with
 from envs.logs import is_log_spec, load_log
-from mediator.analysis import analyze
+from envs.simulate import summarise
+from mediator.analysis import analyze, analyze_bayes
 from mediator.analytic import analytic_mediators
 from mediator.learned import LearnedMediator, model_file, read_run_config
 from mediator.equilibria import CertificateError
+from mediator.information import default_information_margin, state_mediators
 from mediator.robust import add_log_report
 from sweep import BACKENDS, SweepSpecError, load_spec, run_sweep
 
@@ -37,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--game", default="example1",
                    help="catalog spec (example1, example1:s_T=0.5, bos, random:n=3,k=4,seed=1, ...), "
-                        "a JSON game file, a CSV pair p1.csv,p2.csv, or interaction logs glee:FOLDER / "
-                        "records:FILE.csv (default: example1)")
+                        "a JSON game file, a CSV pair p1.csv,p2.csv, interaction logs glee:FOLDER / "
+                        "records:FILE.csv, or a game with states (persuasion, agent_tuning, state_coordination, "
+                        "or a Bayesian JSON file) (default: example1)")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE")
     p.add_argument("--objective", default="utilitarian", choices=sorted(OBJECTIVES),
                    help="welfare objective (default: utilitarian)")
@@ -52,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--voucher-margin", type=float, default=0.0,
                    help="strict obedience margin of the voucher LP per recommendation (default 0: Appendix B "
                         "exactly; learners obey reliably only with a positive margin)")
+    p.add_argument("--information-margin", type=float, default=None,
+                   help="games with states: the information mediator's recommendations beat every deviation by this "
+                        "much per unit of recommendation probability (default 5%% of the payoff scale: the exact "
+                        "best BCE, margin 0, leaves stakeholders indifferent and Hedge then mixes; at 5%% they obey "
+                        ">= 95%% within a few thousand rounds, for an objective lower by O(margin), e.g. persuasion "
+                        "0.571 instead of 0.6, which the report shows too)")
     p.add_argument("--learners", default="hedge",
                    help="stakeholder learning rule for the dynamics: " + ", ".join(LEARNERS)
                         + ", optionally with rates such as hedge:eta=0.5 (default hedge)")
@@ -158,6 +169,63 @@ def render(game: DesignGame, report: dict, d: int) -> str:
                         f"{m['dynamic']['obedience_rate']:.2f}" if "obedience_rate" in m["dynamic"] else "-"]
                        for name, m in report["mediators"].items()])]
     return "\n".join(out)
+
+
+def render_state(game: BayesGame, report: dict, d: int) -> str:
+    """A game with a state: its payoffs per state, the three ways to inform, and their dynamics."""
+    states = ", ".join(f"{s} ({mu:.{d}g})" for s, mu in zip(game.states, game.prior))
+    out = [f"Game {report['game']}: {game.description}" if game.description else f"Game {report['game']}",
+           f"players {', '.join(game.players)}; designs per player {' x '.join(map(str, game.shape))}; "
+           f"states {states}; objective {report['objective']}"]
+    for s, name in enumerate(game.states):
+        out += ["", f"state {name}:", payoff_table(game.state_game(s), d)]
+    m, bce, opt = report["mediators"], report["bayes_correlated"], report["optimum"]
+    out += ["", "Ways to inform (static outcome; objective = E[v]):",
+            table(["mediator", "welfare", "objective", "explanation"],
+                  [[k, f"{e['welfare']:.{d}f}", f"{e['static']['objective']['value']:.{d}f}", e["explanation"]]
+                   for k, e in m.items()]),
+            f"best / worst Bayes correlated equilibrium objective {bce['max_welfare']:.{d}f} / {bce['min_welfare']:.{d}f}; "
+            f"first best (state known, profile dictated) {opt['value']:.{d}f}"]
+    if "learners" in report:
+        first = m["none"]["dynamic"]
+        out += ["", f"Learning dynamics ({report['learners']} stakeholders learning per signal, {first['rounds']} rounds, "
+                    f"{first['seeds']} seeds, the same states drawn for every mediator; long run = last "
+                    f"{first['tail_fraction']:.0%} of rounds, 95% intervals; final = the learned strategies' exact value):",
+                table(["mediator", "welfare", "welfare 95% CI", "objective", "final objective", "obeyed"],
+                      [[k, f"{e['dynamic']['welfare']:.{d}f}", "[{:.{d}f}, {:.{d}f}]".format(*e["dynamic"]["welfare_ci95"], d=d),
+                        f"{e['dynamic']['objective']:.{d}f}", f"{e['dynamic']['final_objective']:.{d}f}",
+                        f"{e['dynamic']['obedience_rate']:.2f}" if "obedience_rate" in e["dynamic"] else "-"]
+                       for k, e in m.items()])]
+    return "\n".join(out)
+
+
+def run_state_game(args: argparse.Namespace, game: BayesGame) -> int:
+    """A game with a state: the static report, then every way to inform on the same learning dynamics."""
+    if args.mediator or args.margin is not None or args.voucher_margin:
+        raise UsageError("--mediator, --margin and --voucher-margin do not apply to a game with states")
+    margin = default_information_margin(game) if args.information_margin is None else args.information_margin
+    if not (np.isfinite(margin) and margin >= 0):
+        raise UsageError(f"--information-margin must be a finite number >= 0, got {margin}")
+    try:
+        make_learner(args.learners, 2, 1, contextual=True, contexts=2)
+    except ValueError as e:
+        raise UsageError(f"--learners: {e} (full disclosure sends states, not recommendations)") from None
+    mediators = state_mediators(game, args.objective, args.mixed, margin)
+    report = analyze_bayes(game, args.mixed, args.objective, margin, mediators)
+    if args.rounds:
+        report["learners"] = args.learners
+        for name, m in mediators.items():
+            traj = run_signals(game, m.signals, args.learners, args.rounds, args.seeds, args.seed, args.lam,
+                               args.contextual, args.trust, progress=name)
+            report["mediators"][name]["dynamic"] = summarise(game, traj)
+    print(render_state(game, report, args.decimals))
+    if args.plot:
+        plot_state_dynamics(report, args.plot)
+        print(f"plot written to {args.plot}")
+    if args.json:
+        atomic_write_json(args.json, report)
+        print(f"\nreport written to {args.json}")
+    return 0
 
 
 def render_frontier(game: DesignGame, static: dict, d: int, width: int = 110) -> list[str]:
@@ -348,6 +416,35 @@ def plot_dynamics(report: dict, path: str) -> None:
         plt.close(fig)
 
 
+def plot_state_dynamics(report: dict, path: str) -> None:
+    """A game with a state: welfare and the mediator's objective per round (moving average over seeds) under
+    each way to inform, each against its static value (dashed), written atomically."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    for (name, m), color in zip(report["mediators"].items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        curve, static = m["dynamic"]["curve"], m["static"]
+        for ax, key, value in ((axes[0], "welfare", static["welfare"]), (axes[1], "objective", static["objective"]["value"])):
+            ax.plot(curve["round"], curve[key], color=color, lw=1.6, label=f"{name} (long run {m['dynamic'][key]:.3g})")
+            ax.axhline(value, color=color, ls="--", lw=0.9)
+    v = "the game's own v" if report["objective"] == "own" else report["objective"]
+    for ax, label in zip(axes, ("welfare", f"objective E[v] ({v})")):
+        ax.set_xlabel("round")
+        ax.set_ylabel(f"{label} per round")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.grid(alpha=0.3)
+    d = next(iter(report["mediators"].values()))["dynamic"]
+    fig.suptitle(f"{report['game']}: {report['learners']} stakeholders learning per signal, {d['seeds']} seeds "
+                 f"(dashed: static values)", fontsize=10)
+    fig.tight_layout()
+    try:
+        atomic_write_with(path, fig.savefig)
+    finally:
+        plt.close(fig)
+
+
 def run_sweep_command(args: argparse.Namespace) -> int:
     """``--sweep``: run or resume it, print the Markdown summary; exit 1 if any task failed."""
     if args.json or args.plot or args.mediator:
@@ -386,7 +483,11 @@ def run(argv: Sequence[str] | None = None) -> int:
             plot_generalization(report, args.plot)
         return 0
     loaded = load_log(args.game) if is_log_spec(args.game) else None
-    game = loaded.game if loaded else load_game(args.game)
+    game = loaded.game if loaded else load_any(args.game)
+    if isinstance(game, BayesGame):
+        return run_state_game(args, game)
+    if args.information_margin is not None:
+        raise UsageError("--information-margin applies only to games with states")
     mediators = analytic_mediators(game, args.objective, args.lam, args.margin, args.voucher_margin)
     report = analyze(game, mixed=args.mixed, objective=args.objective, lam=args.lam, margin=args.margin,
                      mediators=mediators)

@@ -1,6 +1,7 @@
 """Learning stakeholders under one mediator: the composition that evaluate.py, train.py and sweeps share."""
 from __future__ import annotations
 
+from envs.bayes import BayesGame, Signals
 from envs.game import DesignGame
 from envs.intervention import Intervention
 from envs.learner import LearnerFactory
@@ -32,3 +33,26 @@ def run_learners(game: DesignGame, mediator: Mediator, learners: str, rounds: in
     bounds = None if isinstance(mediator, Intervention) else mediator.codec.learner_bounds()
     return simulate(game, mediator, learner_factory(learners, ctx, trust), rounds, seeds, seed, lam,
                     progress=progress, bounds=bounds)
+
+
+def signal_learner_factory(learners: str, signals: Signals, contextual: bool = True,
+                           trust: float = 0.5) -> LearnerFactory:
+    """Learners of a game with a state that learn per private signal: recommendation contexts (starting
+    with ``trust``) when the signals recommend designs, one context per signal value otherwise (full
+    disclosure: per state), a plain learner where a stakeholder gets one signal value or ``contextual`` is off."""
+    def make(i: int, k: int, batch: int, bounds: tuple[float, float]):
+        m = signals.sizes[i]
+        if not contextual or m == 1:
+            return make_learner(learners, k, batch, bounds=bounds)
+        options = {"trust": trust} if signals.recommends else {"contexts": m}
+        return make_learner(learners, k, batch, contextual=True, bounds=bounds, **options)
+    return make
+
+
+def run_signals(game: BayesGame, signals: Signals, learners: str, rounds: int, seeds: int, seed: int = 0,
+                lam: float = 1.0, contextual: str = "auto", trust: float = 0.5,
+                progress: str | None = None) -> Trajectory:
+    """``seeds`` runs of ``learners`` stakeholders in a game with a state informed by ``signals``: per-signal
+    learners unless ``contextual`` is "off". The same seed draws the same states whatever the signals."""
+    factory = signal_learner_factory(learners, signals, contextual != "off", trust)
+    return simulate(game, Intervention(), factory, rounds, seeds, seed, lam, progress=progress, signals=signals)

@@ -4,7 +4,9 @@ Every rule keeps its state as an array of shape (B, C, k): one row per *context*
 the mediator privately recommended (c = k: no recommendation). A contextual learner (C = k + 1)
 learns separately what to play when told each d, so it minimises regret conditional on each
 recommendation (the regret that a correlated equilibrium's obedience constraints bound); a plain
-learner (C = 1) maps every context to row 0 and minimises external regret.
+learner (C = 1) maps every context to row 0 and minimises external regret. In a game with a state,
+a learner given ``contexts`` = M keeps one row per value of its private signal (full disclosure: the
+state), which are not designs, so the trust in recommendations does not apply.
 
 Rules see payoffs mapped to [0, 1] by x -> (x - low) / (high - low), where ``bounds = (low, high)``
 is the payoff range (the engine passes min u and max u + the largest payment on offer), clipped to
@@ -39,9 +41,11 @@ class ContextualRule(ABC):
     """
 
     def __init__(self, k: int, batch: int, contextual: bool = False, bounds: tuple[float, float] = (-1.0, 1.0),
-                 trust: float = 0.0, trust_rounds: float = 100.0):
+                 trust: float = 0.0, trust_rounds: float = 100.0, contexts: int | None = None):
         if not 0 <= trust <= 1 or not trust_rounds > 0:
             raise ValueError(f"trust must lie in [0, 1] and trust_rounds be > 0, got {trust}, {trust_rounds}")
+        if contexts is not None and (not contextual or trust > 0 or contexts < 1):
+            raise ValueError(f"signal contexts ({contexts}) need a contextual rule without trust")
         self.trust, self.trust_rounds = trust, trust_rounds
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
@@ -52,15 +56,16 @@ class ContextualRule(ABC):
             raise ValueError(f"bounds must be finite with low < high, got {bounds}")
         self.k, self.batch, self.contextual = k, batch, contextual
         self.low, self.width = low, high - low
-        self.state = np.zeros((batch, k + 1 if contextual else 1, k))
+        rows = (k + 1 if contexts is None else int(contexts)) if contextual else 1
+        self.state = np.zeros((batch, rows, k))
         self.count = np.zeros(self.state.shape[:2], dtype=np.int64)
         self._games = np.arange(batch)
 
     def _rows(self, context: np.ndarray) -> np.ndarray:
         """Each game's state row: its context if contextual, else 0."""
         context = np.asarray(context, dtype=np.int64)
-        if self.contextual and ((context < 0) | (context > self.k)).any():
-            raise ValueError(f"contexts must lie in 0..{self.k}")
+        if self.contextual and ((context < 0) | (context >= self.state.shape[1])).any():
+            raise ValueError(f"contexts must lie in 0..{self.state.shape[1] - 1}")
         return context if self.contextual else np.zeros(self.batch, dtype=np.int64)
 
     def unit(self, x: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from envs.bayes import BayesGame
 from envs.game import DesignGame, GameError
 
 
@@ -212,8 +213,8 @@ def _random_from_params(params: dict[str, str]) -> DesignGame:
     return random_game(n=n, k=k, kind=kind, cov=cov, seed=_integer("seed", params.get("seed", 0), 0))
 
 
-def _no_params(build: Callable[[], DesignGame]) -> Callable[[dict[str, str]], DesignGame]:
-    def make(params: dict[str, str]) -> DesignGame:
+def _no_params(build: Callable[[], DesignGame | BayesGame]) -> Callable[[dict[str, str]], DesignGame | BayesGame]:
+    def make(params: dict[str, str]) -> DesignGame | BayesGame:
         if params:
             raise CatalogError(f"game {build.__name__!r} takes no parameters, got {', '.join(params)}")
         return build()
@@ -265,6 +266,8 @@ def make_game(spec: str) -> DesignGame:
         return mixture[0].game(0 if mixture[1] is None else mixture[1])
     name, params = parse_spec(spec)
     name = ALIASES.get(name, name)
+    if name in BAYES_CATALOG:
+        raise CatalogError(f"{name!r} is a game with states (a Bayesian game); evaluate.py --game {name} analyses it")
     if name not in CATALOG:
         raise CatalogError(f"unknown game {name!r}; known: {', '.join(sorted([*CATALOG, *ALIASES]))}")
     return CATALOG[name](params)
@@ -308,3 +311,66 @@ def load_game(spec: str) -> DesignGame:
     if is_log_spec(spec):
         return load_log(spec).game
     return read_game(spec) if looks_like_file(spec) else make_game(spec)
+
+
+# --------------------------------------------------------------------------- games with a state (Section 3.4)
+def persuasion() -> BayesGame:
+    """Kamenica & Gentzkow's prosecutor and judge: the defendant is guilty with prior 0.3; the judge gets 1
+    for the right verdict; the prosecutor (a dummy player: it designs the evidence, not a verdict) gets 1
+    for a conviction and is the mediator's own objective. The best scheme convicts with probability 0.6."""
+    judge = np.array([[1.0, 0.0], [0.0, 1.0]])                     # [state][verdict]: innocent, guilty x acquit, convict
+    prosecutor = np.array([[0.0, 1.0], [0.0, 1.0]])
+    payoffs = np.stack([judge, prosecutor], axis=1)[..., None]     # (S, n, k_judge, k_prosecutor = 1)
+    return BayesGame([0.7, 0.3], payoffs, prosecutor[..., None], players=("judge", "prosecutor"),
+                     designs=(("acquit", "convict"), ("investigate",)), states=("innocent", "guilty"),
+                     name="persuasion", description="Bayesian persuasion (Kamenica & Gentzkow 2011): a prosecutor "
+                     "designs the evidence a judge sees; its objective is a conviction")
+
+
+def agent_tuning() -> BayesGame:
+    """Example 5 made finite: two stakeholders tune a temperature (low, mid, high) to a user state (precise,
+    balanced, creative; prior 0.3, 0.4, 0.3) they do not see. Fit is 1 on the user's level, 0.5 one level off,
+    0 two off; two agents tuned alike compete for the same users and each loses 0.3."""
+    fit = np.array([1.0, 0.5, 0.0])
+    level = np.arange(3)
+    own = fit[np.abs(level[None, :] - level[:, None])]                    # [state, a_i]
+    crowded = 0.3 * np.eye(3)                                              # [a_1, a_2]
+    u = np.stack([own[:, :, None] - crowded, own[:, None, :] - crowded], axis=1)   # (S, 2, 3, 3)
+    return BayesGame([0.3, 0.4, 0.3], u, players=("A", "B"), designs=(("low", "mid", "high"),) * 2,
+                     states=("precise", "balanced", "creative"), name="agent_tuning",
+                     description="Finite Example 5: two stakeholders tune an agent's temperature to a user state "
+                     "that only the platform sees; agents tuned alike crowd each other out")
+
+
+def state_coordination() -> BayesGame:
+    """Two agents pick a message format (json, prose); the users are developers (prior 0.6), for whom matching
+    on json pays 3 and on prose 1, or consumers (0.4), the other way round; a mismatch pays 0."""
+    match = np.array([[[3.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 3.0]]])   # [state, a_1, a_2]
+    return BayesGame([0.6, 0.4], np.stack([match, match], axis=1), players=("P1", "P2"),
+                     designs=(("json", "prose"),) * 2, states=("developers", "consumers"), name="state_coordination",
+                     description="Two-state coordination: which message format pays depends on users only the "
+                     "platform sees")
+
+
+BAYES_CATALOG: dict[str, Callable[[dict[str, str]], BayesGame]] = {
+    "persuasion": _no_params(persuasion),
+    "agent_tuning": _no_params(agent_tuning),
+    "state_coordination": _no_params(state_coordination),
+}
+
+
+def is_state_game_spec(spec: str) -> bool:
+    """Whether ``spec`` names a built-in game with states (files tell by their ``states`` key instead)."""
+    return not looks_like_file(spec) and parse_spec(spec)[0] in BAYES_CATALOG
+
+
+def load_any(spec: str) -> DesignGame | BayesGame:
+    """What ``load_game`` loads, or a game with states: a BAYES_CATALOG name or a JSON file with ``states``."""
+    from envs.io import read_any_json  # local, as in load_game
+
+    if is_state_game_spec(spec):
+        name, params = parse_spec(spec)
+        return BAYES_CATALOG[name](params)
+    if looks_like_file(spec) and spec.lower().endswith(".json"):
+        return read_any_json(spec)
+    return load_game(spec)

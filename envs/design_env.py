@@ -16,6 +16,12 @@ omit the mediator keeps the intervention in force.
 
 Illegal stakeholder actions (a masked design or an index out of range) are replaced by a design
 drawn uniformly from the allowed ones, and the agent's info says ``illegal_action: True``.
+
+A game with a state (`envs.bayes.BayesGame`, or its catalog name) is informed by ``signals`` (default:
+no information): every round the engine draws the state and the signals; stakeholder i additionally
+observes ``signal``, its private signal for the coming round (for recommendation signals it is also its
+``recommendation``), and ``payoffs`` is its slice of the prior-averaged game (it does not see the state).
+The mediator's info reports the round's ``state``; its action cannot recommend (the signals do).
 """
 from __future__ import annotations
 
@@ -25,7 +31,8 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from envs.catalog import load_game
+from envs.bayes import BayesGame, Signals, no_information
+from envs.catalog import load_any
 from envs.codec import FAMILIES, ActionCodec
 from envs.engine import Engine
 from envs.game import DesignGame
@@ -39,11 +46,19 @@ class DesignEnv(ParallelEnv):
 
     metadata = {"name": "agent_design_v0", "render_modes": ["ansi"], "is_parallelizable": True}
 
-    def __init__(self, game: DesignGame | str = "example1", rounds: int = 100,
-                 families: tuple[str, ...] = FAMILIES, lam: float = 1.0, budget: float | None = None,
+    def __init__(self, game: DesignGame | BayesGame | str = "example1", rounds: int = 100,
+                 families: tuple[str, ...] | None = None, lam: float = 1.0, budget: float | None = None,
                  vouchers: bool = False, intervention: Intervention | None = None,
-                 render_mode: str | None = None):
-        self.game = load_game(game) if isinstance(game, str) else game
+                 render_mode: str | None = None, signals: Signals | None = None):
+        game = load_any(game) if isinstance(game, str) else game
+        self.bayes = game if isinstance(game, BayesGame) else None
+        self.game = game if self.bayes is None else game.averaged()
+        if families is None:
+            families = FAMILIES if self.bayes is None else tuple(f for f in FAMILIES if f != "recommend")
+        if self.bayes is None and signals is not None:
+            raise ValueError("signals need a game with states")
+        if self.bayes is not None and ("recommend" in families or intervention and intervention.recommendation is not None):
+            raise ValueError("in a game with states the signals recommend; the mediator cannot")
         if rounds < 1:
             raise ValueError(f"rounds must be >= 1, got {rounds}")
         if render_mode not in (None, "ansi"):
@@ -52,6 +67,8 @@ class DesignEnv(ParallelEnv):
         self.initial = (intervention or Intervention()).validate(self.game)
         self.codec = ActionCodec(self.game, tuple(families), budget, vouchers)
         self.engine = Engine(self.game, learners=None, batch=1, lam=lam)
+        if self.bayes is not None:
+            self.engine.set_signals(self.bayes, signals or no_information(self.bayes))
         self.stakeholders = list(self.game.players)
         if MEDIATOR in self.stakeholders:
             raise ValueError(f"a stakeholder cannot be called {MEDIATOR!r}")
@@ -71,6 +88,7 @@ class DesignEnv(ParallelEnv):
                 "recommendation": spaces.Discrete(k + 1),
                 "payoffs": spaces.Box(-np.inf, np.inf, (k, g.n_profiles // k), np.float64),
                 "last_profile": spaces.MultiDiscrete(none_profile),
+                **({"signal": spaces.Discrete(self.engine.signals.sizes[i])} if self.bayes is not None else {}),
             })
             self._act[name] = spaces.Discrete(k)
 
@@ -85,7 +103,7 @@ class DesignEnv(ParallelEnv):
     # ----------------------------------------------------------------- episode
     def reset(self, seed: int | None = None, options: dict | None = None):
         if seed is not None or not hasattr(self, "_seeded"):
-            self.engine.rng = np.random.default_rng(seed)
+            self.engine.reseed(seed)
             self._seeded = True
         self.engine.set_intervention(self.initial)
         self.engine.draw_recommendations()
@@ -105,7 +123,8 @@ class DesignEnv(ParallelEnv):
         rewards = {MEDIATOR: float(self.last.net[0]),
                    **{name: float(self.last.rewards[0, i]) for i, name in enumerate(self.stakeholders)}}
         done = self.t >= self.rounds
-        infos = {MEDIATOR: {"gross_welfare": float(self.last.gross[0]), "transfers": float(self.last.paid[0])},
+        infos = {MEDIATOR: {"gross_welfare": float(self.last.gross[0]), "transfers": float(self.last.paid[0]),
+                            **({"state": self.bayes.states[int(self.last.state[0])]} if self.bayes is not None else {})},
                  **{name: {"illegal_action": bool(self.last.illegal[0, i])} for i, name in enumerate(self.stakeholders)}}
         obs = self._observations()
         truncations = {a: done for a in self.agents}
@@ -125,6 +144,8 @@ class DesignEnv(ParallelEnv):
                          "recommendation": int(e.recommendation[0, i]),
                          "payoffs": np.moveaxis(u[i], i, 0).reshape(g.shape[i], -1),
                          "last_profile": last.astype(np.int64)}
+            if self.bayes is not None:
+                obs[name]["signal"] = int(e.signal[0, i])
         return obs
 
     def render(self) -> str | None:
@@ -142,6 +163,6 @@ class DesignEnv(ParallelEnv):
         pass
 
 
-def parallel_env(game: DesignGame | str = "example1", **kwargs) -> DesignEnv:
+def parallel_env(game: DesignGame | BayesGame | str = "example1", **kwargs) -> DesignEnv:
     """PettingZoo-style constructor: ``envs.parallel_env(game="bos", rounds=50)``."""
     return DesignEnv(game, **kwargs)

@@ -7,15 +7,24 @@ the single source of truth for a round; the PettingZoo env and the mediator's Ve
 of it. Randomness comes from one `numpy.random.Generator`, drawn in a fixed order each round
 (recommendations, then one uniform per stakeholder), so the same seed gives the same trajectory
 whether the designs are drawn here or chosen by outside agents.
+
+A game with a state (`envs.bayes.BayesGame`, set by `set_signals`) opens a round by drawing the state s
+from the prior on a second generator of its own (spawned from the same seed), so that every way of
+informing the stakeholders meets the same states, and then the signal profile from the information
+structure's scheme[s] with the uniform an ordinary round spends on its recommendation; each
+stakeholder's learner sees its own signal as its context, and payoffs are those of state s. The main
+stream is thus spent exactly as in an ordinary round: a state game with one state and no information
+replays the ordinary game's trajectory, and an ordinary game's trajectories are untouched.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
-from envs.game import DesignGame
+from envs.bayes import BayesGame, Signals
+from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
 from envs.learner import Feedback, Learner
 
@@ -31,6 +40,9 @@ class RoundResult:
     probabilities: np.ndarray    # (B, n) probability of each played design (1 for outside agents)
     lam: float
     illegal: np.ndarray          # (B, n) outside agents' masked / out-of-range designs, replaced
+    state: np.ndarray | None = None       # (B,) the state drawn (games with a state)
+    signal: np.ndarray | None = None      # (B, n) each stakeholder's private signal
+    objective: np.ndarray | None = None   # (B,) the mediator's objective v(s, a) of the round
 
     @property
     def rewards(self) -> np.ndarray:
@@ -66,12 +78,20 @@ class Engine:
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
         self.game, self.learners, self.batch, self.lam = game, learners, batch, lam
+        self.bayes: BayesGame | None = None
+        self.signal: np.ndarray | None = None
         self.n, self.shape, self.K = game.n_players, game.shape, game.n_profiles
         self.set_payoffs(np.broadcast_to(game.payoffs, (batch, *game.payoffs.shape)))
         self.strides = np.array([int(np.prod(self.shape[i + 1:])) for i in range(self.n)])
-        self.rng = np.random.default_rng(seed)
+        self.reseed(seed)
         self.set_intervention(Intervention())
         self.clear_recommendations()
+
+    def reseed(self, seed: int | None) -> None:
+        """Restart the random streams: ``rng`` for the rounds and ``state_rng`` (its first spawned child)
+        for a state game's states."""
+        self.rng = np.random.default_rng(seed)
+        self.state_rng = np.random.default_rng(self.rng.bit_generator.seed_seq.spawn(1)[0])
 
     def set_payoffs(self, payoffs: np.ndarray) -> None:
         """One payoff tensor per game, (B, n, k_1, ..., k_n): each game of the batch may be a different
@@ -80,6 +100,27 @@ class Engine:
         if payoffs.shape != (self.batch, *self.game.payoffs.shape):
             raise ValueError(f"payoffs need shape {(self.batch, *self.game.payoffs.shape)}, got {payoffs.shape}")
         self.flat_payoffs = payoffs.reshape(self.batch, self.n, self.K)      # (B, n, K)
+
+    def set_signals(self, game: BayesGame, signals: Signals, objective: np.ndarray | None = None) -> None:
+        """Make every game of the batch the state game ``game`` (of this engine's shape) informed by
+        ``signals``; ``objective`` is the v(s, a) the rounds report (default ``game.values()``)."""
+        signals.validate(game)
+        if game.shape != self.shape or game.n_players != self.n:
+            raise GameError(f"the state game has shape {game.shape}, the engine {self.shape}")
+        if self.has_rec.any():
+            raise GameError("a state game's recommendations are its signals; the intervention in force recommends")
+        v = game.values() if objective is None else np.asarray(objective, float)
+        self.bayes, self.signals = game, signals
+        self.state_payoffs = game.payoffs.reshape(game.n_states, self.n, self.K)        # (S, n, K)
+        self.state_objective = v.reshape(game.n_states, self.K)                         # (S, K)
+        self.prior_cdf = np.cumsum(game.prior)
+        self.signal_cdf = np.cumsum(signals.scheme.reshape(game.n_states, -1), axis=1)  # (S, M)
+        self.state, self.signal = None, np.zeros((self.batch, self.n), np.int64)
+
+    @property
+    def context(self) -> np.ndarray:
+        """(B, n) what each learner conditions on: its signal in a state game, else its recommendation."""
+        return self.recommendation if self.bayes is None else self.signal
 
     # ----------------------------------------------------------------- intervention
     def set_intervention(self, intervention: Intervention, games: slice | np.ndarray = slice(None)) -> None:
@@ -109,6 +150,8 @@ class Engine:
         self.transfers[games] = 0.0 if intervention.transfers is None else intervention.transfers.reshape(n, K)
         self.vouchers[games] = 0.0 if intervention.vouchers is None else intervention.vouchers.reshape(n, K)
         rec = intervention.recommendation
+        if rec is not None and self.bayes is not None:
+            raise GameError("a state game's recommendations are its signals; an intervention cannot recommend")
         self.has_rec[games] = rec is not None
         self.rec_cdf[games] = 0.0 if rec is None else np.cumsum(rec.ravel())
 
@@ -120,11 +163,15 @@ class Engine:
     def payoff_bounds(self) -> tuple[float, float]:
         """(min u, max u + the largest payment on offer): the range learners normalise rewards by."""
         extra = float(self.transfers.max(initial=0.0)) + float(self.vouchers.max(initial=0.0))
-        return float(self.flat_payoffs.min()), float(self.flat_payoffs.max()) + max(extra, 1e-12)
+        table = self.flat_payoffs if self.bayes is None else self.state_payoffs
+        return float(table.min()), float(table.max()) + max(extra, 1e-12)
 
     # ----------------------------------------------------------------- one round
     def draw_recommendations(self) -> np.ndarray:
-        """Draw the private recommendations for the coming round; (B, n), k_i where none is given."""
+        """Draw the private recommendations for the coming round; (B, n), k_i where none is given.
+        In a state game: draw the state and the signals instead (`draw_signals`)."""
+        if self.bayes is not None:
+            return self.draw_signals()
         u = self.rng.random(self.batch)                  # drawn even when unused: one stream order
         if not self.has_rec.any():
             self.recommendation = np.tile(np.array(self.shape), (self.batch, 1))
@@ -134,22 +181,35 @@ class Engine:
         self.recommendation = np.where(self.has_rec[:, None], rec, np.array(self.shape))
         return self.recommendation
 
+    def draw_signals(self) -> np.ndarray:
+        """A state game's round opening: s ~ prior, the signal profile ~ scheme[s], payoffs of state s;
+        the recommendation is the signal when the signals recommend designs, else none (k_i)."""
+        self.state = _inverse_cdf(self.prior_cdf[None], self.state_rng.random(self.batch))
+        flat = _inverse_cdf(self.signal_cdf[self.state], self.rng.random(self.batch))
+        self.signal = np.stack(np.unravel_index(flat, self.signals.sizes), axis=1)
+        self.flat_payoffs = self.state_payoffs[self.state]
+        self.recommendation = (self.signal.copy() if self.signals.recommends
+                               else np.tile(np.array(self.shape), (self.batch, 1)))
+        return self.recommendation
+
     def clear_recommendations(self) -> None:
         """No recommendation in force (a fresh episode), without drawing from the random stream."""
         self.recommendation = np.tile(np.array(self.shape), (self.batch, 1))
 
     def strategies(self) -> list[np.ndarray]:
         """Each stakeholder's masked mixed strategy (B, k_i) for the coming round."""
-        out = []
-        for i, (learner, mask) in enumerate(zip(self.learners, self.masks)):
-            p = learner.strategy(self.recommendation[:, i], mask) * mask
-            total = p.sum(axis=1, keepdims=True)
-            uniform = mask / mask.sum(axis=1, keepdims=True)
-            out.append(np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform))
-        return out
+        return [_masked(learner, self.context[:, i], mask)
+                for i, (learner, mask) in enumerate(zip(self.learners, self.masks))]
+
+    def signal_strategies(self) -> list[np.ndarray]:
+        """A state game's learners' masked strategies for every signal value: (B, M_i, k_i) per stakeholder."""
+        return [np.stack([_masked(learner, np.full(self.batch, m), mask) for m in range(size)], axis=1)
+                for learner, mask, size in zip(self.learners, self.masks, self.signals.sizes)]
 
     def play(self, actions: np.ndarray | None = None) -> RoundResult:
         """Play the round: draw designs from the learners (or take ``actions``, shape (B, n)), pay, update."""
+        if self.bayes is not None and self.state is None:
+            raise RuntimeError("a state game's round starts with draw_signals (or step)")
         u = self.rng.random((self.batch, self.n))
         illegal = np.zeros((self.batch, self.n), bool)
         if actions is None:
@@ -164,7 +224,7 @@ class Engine:
             for i, learner in enumerate(self.learners):
                 learner.update(Feedback(action=profile[:, i], reward=result.rewards[:, i],
                                         payoff_vector=vectors[i], probability=chosen[:, i],
-                                        context=self.recommendation[:, i], mask=self.masks[i]))
+                                        context=self.context[:, i], mask=self.masks[i]))
         return result
 
     def step(self) -> RoundResult:
@@ -211,9 +271,25 @@ class Engine:
                 vector = vector + voucher[:, [i]] * gets_voucher
             vectors.append(vector)
         result = RoundResult(profile, self.recommendation.copy(), utilities, payments, chosen, self.lam, illegal)
+        if self.bayes is not None:
+            result = replace(result, state=self.state.copy(), signal=self.signal.copy(),
+                             objective=self.state_objective[self.state, flat])
         return result, vectors
+
+
+def _masked(learner: Learner, context: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The learner's strategy (B, k) in ``context`` restricted to ``mask`` (uniform on it if nothing is left)."""
+    p = learner.strategy(context, mask) * mask
+    total = p.sum(axis=1, keepdims=True)
+    uniform = mask / mask.sum(axis=1, keepdims=True)
+    return np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform)
+
+
+def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """One index per row of the cumulative distributions ``cdf`` (B or 1, M) from uniforms ``u`` (B,)."""
+    return np.minimum((cdf < u[:, None]).sum(axis=1), cdf.shape[1] - 1)
 
 
 def _draw(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF draws: one design per row of ``probs`` (B, k) from uniforms ``u`` (B,)."""
-    return np.minimum((np.cumsum(probs, axis=1) < u[:, None]).sum(axis=1), probs.shape[1] - 1)
+    return _inverse_cdf(np.cumsum(probs, axis=1), u)

@@ -4,6 +4,11 @@ JSON contract: ``{"name": str, "players": [str, ...], "designs": [[str, ...], ..
 of shape (n, k_1, ..., k_n)}``, optionally ``"description"`` (str), ``"tags"`` (per player, per design, a
 list of str) and ``"payoff_stderr"`` (shaped like payoffs). No other keys. Every problem raises
 `GameFileError` with a one-line message ``FILE: PLACE: what is wrong``.
+
+Bayesian (state) game files (`envs.bayes.BayesGame`): ``{"name", "players", "designs", "states": [str, ...],
+"prior": [float, ...], "payoffs": nested lists of shape (n_states, n, k_1, ..., k_n)}``, optionally
+``"description"`` and ``"objective"`` (the mediator's own v, shape (n_states, k_1, ..., k_n)); the prior is
+nonnegative and sums to 1. A file is Bayesian when it has ``states``.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from envs.bayes import BayesGame
 from envs.game import DesignGame, GameError
 
 PathLike = str | os.PathLike
@@ -30,6 +36,10 @@ _FILE_MODE = 0o666 & ~_UMASK  # what open() would give a new file; mkstemp's 0o6
 _REQUIRED = {"name": str, "players": list, "designs": list, "payoffs": list}
 _KEYS = {**_REQUIRED, "description": str, "tags": list, "payoff_stderr": list}
 _KIND = {str: "a string", list: "a list"}
+_BAYES_REQUIRED = {"name": str, "players": list, "designs": list, "states": list, "prior": list, "payoffs": list}
+_BAYES_KEYS = {**_BAYES_REQUIRED, "description": str, "objective": list}
+#: A prior sums to 1 within this (JSON decimals such as 0.1 + 0.2 + 0.7 are off by ~1e-16).
+PRIOR_TOL = 1e-9
 
 
 class GameFileError(GameError):
@@ -173,8 +183,8 @@ def _tags(path: PathLike, value: Any, shape: tuple[int, ...]) -> list:
 
 
 # ----------------------------------------------------------------------------- JSON
-def read_game_json(path: PathLike) -> DesignGame:
-    """Read and strictly validate a JSON game file (the contract is in the module docstring)."""
+def _json_object(path: PathLike) -> dict:
+    """The file's top-level JSON object."""
     text = read_text(path)
     try:
         data = json.loads(text)
@@ -184,14 +194,22 @@ def read_game_json(path: PathLike) -> DesignGame:
         raise err(path, None, f"invalid JSON: {e}") from e
     if not isinstance(data, dict):
         raise err(path, "top level", f"expected a JSON object, got {show(data)}")
-    if unknown := [k for k in data if k not in _KEYS]:
-        raise err(path, None, f"unknown key(s) {', '.join(map(show, unknown))}; allowed: {', '.join(_KEYS)}")
-    if missing := [k for k in _REQUIRED if k not in data]:
+    return data
+
+
+def _check_keys(path: PathLike, data: dict, required: dict[str, type], allowed: dict[str, type]) -> None:
+    """No unknown key, every required one, each of its JSON type."""
+    if unknown := [k for k in data if k not in allowed]:
+        raise err(path, None, f"unknown key(s) {', '.join(map(show, unknown))}; allowed: {', '.join(allowed)}")
+    if missing := [k for k in required if k not in data]:
         raise err(path, None, f"missing key(s) {', '.join(map(show, missing))}")
-    for key, typ in _KEYS.items():
+    for key, typ in allowed.items():
         if key in data and not isinstance(data[key], typ):
             raise err(path, key, f"expected {_KIND[typ]}, got {show(data[key])}")
 
+
+def _players_designs(path: PathLike, data: dict) -> tuple[list[str], list, tuple[int, ...]]:
+    """Player names (at least 2), one nonempty list of distinct design names each, and the shape."""
     players = _check_names(path, ((f"players[{i}]", p) for i, p in enumerate(data["players"])))
     if len(players) < 2:
         raise err(path, "players", f"a game needs at least 2 players, got {len(players)}")
@@ -204,7 +222,20 @@ def read_game_json(path: PathLike) -> DesignGame:
         if not ds:
             raise err(path, f"designs[{i}]", f"player {show(players[i])} has no design")
         _check_names(path, ((f"designs[{i}][{j}]", d) for j, d in enumerate(ds)))
-    shape = tuple(len(ds) for ds in designs)
+    return players, designs, tuple(len(ds) for ds in designs)
+
+
+def read_game_json(path: PathLike) -> DesignGame:
+    """Read and strictly validate a JSON game file (the contract is in the module docstring)."""
+    return _design_game(path, _json_object(path))
+
+
+def _design_game(path: PathLike, data: dict) -> DesignGame:
+    """A game file's parsed object as a validated DesignGame."""
+    if "states" in data:
+        raise err(path, "states", "a game with states (a Bayesian game file): only evaluate.py analyses those")
+    _check_keys(path, data, _REQUIRED, _KEYS)
+    players, designs, shape = _players_designs(path, data)
     payoffs = _tensor(path, "payoffs", data["payoffs"], (len(players), *shape))
     tags = _tags(path, data["tags"], shape) if "tags" in data else None
     stderr = data.get("payoff_stderr")
@@ -217,9 +248,41 @@ def read_game_json(path: PathLike) -> DesignGame:
         raise err(path, None, str(e)) from e
 
 
-def write_game_json(game: DesignGame, path: PathLike) -> Path:
-    """Atomically write ``game`` as a JSON game file (indent 2, trailing newline); return the path."""
+def write_game_json(game: DesignGame | BayesGame, path: PathLike) -> Path:
+    """Atomically write ``game`` as a JSON game file, Bayesian or not (indent 2, trailing newline); return the path."""
     return _write(path, lambda: json.dumps(game.to_dict(), indent=2, allow_nan=False) + "\n")
+
+
+def read_bayes_json(path: PathLike) -> BayesGame:
+    """Read and strictly validate a Bayesian game file (the contract is in the module docstring)."""
+    return _bayes_game(path, _json_object(path))
+
+
+def read_any_json(path: PathLike) -> DesignGame | BayesGame:
+    """A JSON game file of either kind: Bayesian when it has ``states``."""
+    data = _json_object(path)
+    return _bayes_game(path, data) if "states" in data else _design_game(path, data)
+
+
+def _bayes_game(path: PathLike, data: dict) -> BayesGame:
+    """A Bayesian game file's parsed object as a validated BayesGame."""
+    _check_keys(path, data, _BAYES_REQUIRED, _BAYES_KEYS)
+    players, designs, shape = _players_designs(path, data)
+    states = _check_names(path, ((f"states[{s}]", x) for s, x in enumerate(data["states"])))
+    if not states:
+        raise err(path, "states", "a Bayesian game needs at least one state")
+    prior = _tensor(path, "prior", data["prior"], (len(states),), nonnegative=True)
+    if abs(prior.sum() - 1.0) > PRIOR_TOL:
+        raise err(path, "prior", f"must sum to 1, sums to {prior.sum():.12g}")
+    payoffs = _tensor(path, "payoffs", data["payoffs"], (len(states), len(players), *shape))
+    objective = data.get("objective")
+    if objective is not None:
+        objective = _tensor(path, "objective", objective, (len(states), *shape))
+    try:
+        return BayesGame(prior, payoffs, objective, players=players, designs=designs, states=states,
+                         name=data["name"], description=data.get("description", ""))
+    except GameError as e:
+        raise err(path, None, str(e)) from e
 
 
 # ----------------------------------------------------------------------------- CSV pair

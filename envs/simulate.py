@@ -12,6 +12,7 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
+from envs.bayes import BayesGame, Signals, expected_outcome
 from envs.engine import Engine
 from envs.game import DesignGame
 from envs.intervention import Intervention
@@ -40,44 +41,66 @@ class Trajectory:
     gross: np.ndarray              # (R, S)
     net: np.ndarray                # (R, S)
     paid: np.ndarray               # (R, S)
-    obeyed: np.ndarray             # (R, S) fraction of stakeholders that followed a recommendation
+    obeyed: np.ndarray             # (R, S) fraction of stakeholders (with a choice, in a state game) that obeyed
     utilities: np.ndarray          # (R, S, n) each stakeholder's own utility
     final_strategies: list[np.ndarray]   # per player (S, k_i)
     has_recommendation: bool
+    objective: np.ndarray | None = None  # (R, S) the mediator's objective v(s, a) (games with a state)
+    final_objective: np.ndarray | None = None   # (S,) exact E[v] of the learners' final per-signal strategies
+    final_payoffs: np.ndarray | None = None     # (S, n) their exact E[u_i]
 
     def copies(self, index: slice) -> "Trajectory":
         """The same series for a subset of the copies (one game's seeds in a batch of games)."""
+        def pick(x: np.ndarray | None, per_round: bool = False) -> np.ndarray | None:
+            return None if x is None else x[:, index] if per_round else x[index]
+
         return Trajectory(self.gross[:, index], self.net[:, index], self.paid[:, index], self.obeyed[:, index],
-                          self.utilities[:, index], [s[index] for s in self.final_strategies], self.has_recommendation)
+                          self.utilities[:, index], [s[index] for s in self.final_strategies], self.has_recommendation,
+                          pick(self.objective, True), pick(self.final_objective), pick(self.final_payoffs))
 
 
-def simulate(game: DesignGame, mediator: Mediator | Sequence[Intervention], learner_factory: LearnerFactory,
-             rounds: int, seeds: int, seed: int = 0, lam: float = 1.0, progress: str | None = None,
-             bounds: tuple[float, float] | None = None, payoffs: np.ndarray | None = None) -> Trajectory:
+def simulate(game: DesignGame | BayesGame, mediator: Mediator | Sequence[Intervention],
+             learner_factory: LearnerFactory, rounds: int, seeds: int, seed: int = 0, lam: float = 1.0,
+             progress: str | None = None, bounds: tuple[float, float] | None = None,
+             payoffs: np.ndarray | None = None, signals: Signals | None = None) -> Trajectory:
     """``rounds`` rounds of ``seeds`` independent copies of the game under a fixed intervention (or one
     per copy) or a policy (with a progress bar labelled ``progress`` on a terminal). Learners normalise
     payoffs by ``bounds`` (default: the range under the fixed interventions). ``payoffs`` (seeds, n,
-    k_1, ..., k_n) makes each copy a different game of ``game``'s shape."""
-    engine = Engine(game, None, batch=seeds, lam=lam, seed=seed)
+    k_1, ..., k_n) makes each copy a different game of ``game``'s shape. A game with a state (a
+    `BayesGame`) is informed by ``signals`` (envs.bayes: no information, full disclosure, a scheme)."""
+    bayes = game if isinstance(game, BayesGame) else None
+    if (bayes is None) != (signals is None) or (bayes is not None and payoffs is not None):
+        raise ValueError("a game with a state needs signals (and no per-copy payoffs); an ordinary game takes none")
+    engine = Engine(game if bayes is None else bayes.averaged(), None, batch=seeds, lam=lam, seed=seed)
     if payoffs is not None:
         engine.set_payoffs(payoffs)
     fixed = [mediator] * seeds if isinstance(mediator, Intervention) else mediator if isinstance(mediator, Sequence) else None
     policy = None if fixed is not None else mediator
     engine.set_interventions(fixed or [Intervention()] * seeds)
+    if bayes is not None:
+        engine.set_signals(bayes, signals)
     bounds = bounds or engine.payoff_bounds
     engine.learners = [learner_factory(i, k, seeds, bounds) for i, k in enumerate(game.shape)]
     series = np.zeros((4, rounds, seeds))
     utilities = np.zeros((rounds, seeds, game.n_players))
-    recommends = fixed is not None and any(m.recommendation is not None for m in fixed)
+    objective = None if bayes is None else np.zeros((rounds, seeds))
+    recommends = (fixed is not None and any(m.recommendation is not None for m in fixed)
+                  or bayes is not None and signals.recommends)
+    choosers = np.array(game.shape) > 1          # a state game's dummy (the persuasion sender) cannot disobey
+    obeyers = choosers if bayes is not None and choosers.any() else slice(None)
     for t in tqdm(range(rounds), desc=progress, disable=None if progress else True, leave=False, mininterval=0.5):
         if policy is not None and t % policy.act_every == 0:
             engine.set_interventions(policy.interventions(mediator_observation(engine)))
             recommends = recommends or bool(engine.has_rec.any())
         r = engine.step()
-        series[:, t] = r.gross, r.net, r.paid, r.obeyed.mean(axis=1)
+        series[:, t] = r.gross, r.net, r.paid, r.obeyed[:, obeyers].mean(axis=1)
         utilities[t] = r.utilities
+        if objective is not None:
+            objective[t] = r.objective
+    final = (None, None) if bayes is None else expected_outcome(bayes, signals, engine.signal_strategies(),
+                                                               engine.state_objective)
     engine.draw_recommendations()
-    return Trajectory(*series, utilities, engine.strategies(), recommends)
+    return Trajectory(*series, utilities, engine.strategies(), recommends, objective, *final)
 
 
 def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -131,4 +154,9 @@ def summarise(game: DesignGame, traj: Trajectory, tail: float = 0.2, points: int
     }
     if traj.has_recommendation:
         out["obedience_rate"] = float(traj.obeyed[last].mean())
+    if traj.objective is not None:
+        value, lo, hi = mean_ci(traj.objective[last].mean(axis=0))
+        out.update(objective=value, objective_ci95=[lo, hi], final_objective=float(traj.final_objective.mean()),
+                   final_welfare=float(traj.final_payoffs.sum(axis=1).mean()))
+        out["curve"]["objective"] = smooth(traj.objective.mean(axis=1), window)[at].tolist()
     return out

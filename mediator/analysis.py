@@ -2,18 +2,21 @@
 
 `analyze` returns the JSON-ready report of DESIGN.md (keys ``game``, ``players``, ``designs``,
 ``payoffs``, ``nash``, ``optimum``, ``mediators``, ``correlated``, ``coarse_correlated``,
-``price_of_anarchy``, ``price_of_stability``, ``value_of_correlation``).
+``price_of_anarchy``, ``price_of_stability``, ``value_of_correlation``); `analyze_bayes` the report of a
+game with a state (no information, full disclosure, the information mediator).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from envs.bayes import BayesGame
 from envs.game import DesignGame
 from mediator.analytic import analytic_mediators
 from mediator.equilibria import (
     CorrelatedOutcome, MixedMode, NashEquilibrium, correlated_equilibrium, nash_equilibria,
     pareto_improvements, ratio, resolve_mixed, welfare_optimum,
 )
+from mediator.information import StateOutcome, bayes_correlated_equilibrium, objective_name, state_mediators
 from mediator.restriction import NASH, restricted_outcome, unrestricted
 
 def _round(x, decimals: int = 10):
@@ -71,6 +74,14 @@ def none_mediator(game: DesignGame, eqs: list[NashEquilibrium], objective: str) 
             "payoffs": static["payoffs"], "explanation": text, "static": static}
 
 
+def nash_method(game: DesignGame, mode: str) -> str:
+    """What the reported Nash equilibria are, in words."""
+    return {"all": "every extreme equilibrium" if game.n_players == 2
+            else "pure equilibria and the one Gambit's logit path selects",
+            "one": "pure equilibria, or one from Gambit's logit path if there is none",
+            "none": "pure equilibria only"}[mode]
+
+
 def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utilitarian",
             lam: float = 1.0, margin: float | None = None, mediators: dict | bool = True) -> dict:
     """The full static report of ``game`` (see the module docstring). ``mediators``: True computes
@@ -89,10 +100,7 @@ def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utili
         "designs": [list(d) for d in game.designs],
         "payoffs": game.payoffs.tolist(),
         "objective": objective,
-        "nash_method": {"all": "every extreme equilibrium" if game.n_players == 2
-                        else "pure equilibria and the one Gambit's logit path selects",
-                        "one": "pure equilibria, or one from Gambit's logit path if there is none",
-                        "none": "pure equilibria only"}[mode],
+        "nash_method": nash_method(game, mode),
         "nash": [nash_entry(game, e, objective) for e in eqs],
         "optimum": profile_entry(game, opt_profile, objective),
         "correlated": correlated_entry(game, *ce),
@@ -109,3 +117,43 @@ def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utili
     if game.payoff_stderr is not None:
         report["payoff_stderr"] = game.payoff_stderr.tolist()
     return report
+
+
+def analyze_bayes(game: BayesGame, mixed: MixedMode = "auto", objective: str = "utilitarian", margin: float = 0.0,
+                  mediators: dict[str, StateOutcome] | None = None) -> dict:
+    """The static report of a game with a state: the prior-averaged game's equilibria (``nash``: no
+    information), each state's (``full_disclosure``), the first best (``optimum``: the state known and the
+    profile dictated), the best and worst Bayes correlated equilibria, and the mediators ``none``,
+    ``full_disclosure`` and ``information`` (`state_mediators`, computed here unless given)."""
+    mediators = mediators or state_mediators(game, objective, mixed, margin)
+    avg, v = game.averaged(), game.values(objective)
+    flat = v.reshape(game.n_states, -1)
+    best = flat.argmax(axis=1)
+    first = [np.unravel_index(int(a), game.shape) for a in best]
+    first_payoffs = sum(mu * game.payoffs[(s, slice(None), *a)] for s, (mu, a) in enumerate(zip(game.prior, first)))
+    bce = [bayes_correlated_equilibrium(game, sense, objective) for sense in ("max", "min")]
+
+    def side(out) -> dict:
+        cells = np.argwhere(out.joint > 1e-9)
+        return {"payoffs": _round(out.payoffs), "welfare": out.objective,
+                "support": [{"state": game.states[c[0]], "profile": [game.designs[i][j] for i, j in enumerate(c[1:])],
+                             "probability": float(out.joint[tuple(c)])} for c in cells]}
+
+    return {
+        "game": game.name, "description": game.description, "players": list(game.players),
+        "designs": [list(d) for d in game.designs], "states": list(game.states), "prior": game.prior.tolist(),
+        "payoffs": game.payoffs.tolist(), "objective": objective_name(game, objective),
+        "nash_method": nash_method(avg, resolve_mixed(avg, mixed)),
+        "nash": [nash_entry(avg, e, "utilitarian") for e in mediators["none"].equilibria[0]],
+        "full_disclosure": [{"state": name, "prior": float(mu),
+                             "nash": [nash_entry(game.state_game(s), e, "utilitarian") for e in eqs]}
+                            for s, (name, mu, eqs) in enumerate(zip(game.states, game.prior,
+                                                                    mediators["full_disclosure"].equilibria))],
+        "optimum": {"value": float(game.prior @ flat.max(axis=1)), "welfare": float(np.sum(first_payoffs)),
+                    "payoffs": _round(first_payoffs),
+                    "per_state": [{"state": game.states[s], "profile": [game.designs[i][j] for i, j in enumerate(a)],
+                                   "value": float(flat[s, best[s]])} for s, a in enumerate(first)]},
+        "bayes_correlated": {"max_welfare": bce[0].objective, "min_welfare": bce[1].objective,
+                             "max": side(bce[0]), "min": side(bce[1])},
+        "mediators": {name: m.to_json() for name, m in mediators.items()},
+    }

@@ -4,10 +4,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from envs.bayes import BayesGame
 from envs.game import DesignGame, GameError
 from mediator.equilibria import CertificateError, correlated_equilibrium
 from mediator.information import (
-    BayesGame, bayes_correlated_equilibrium, check_bce, check_gaussian_obedience, expected_objective,
+    bayes_correlated_equilibrium, check_bce, check_gaussian_obedience, expected_objective,
     full_disclosure_objective, gaussian_prediction_scheme, no_disclosure_objective, persuasion,
     simulate_gaussian,
 )
