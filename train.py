@@ -60,12 +60,14 @@ class TrainConfig:
     policy: str = flag("auto", "mlp (one game), equivariant (any game of the layout), or auto: equivariant for a "
                                "family, mlp for one game", choices=("auto", "mlp", "equivariant"))
     # the dynamics
-    rounds: int = flag(200, "stakeholder rounds per training episode (the learners restart each episode)")
-    act_every: int = flag(10, "rounds between mediator decisions")
+    rounds: int | None = flag(None, "stakeholder rounds per training episode (the learners restart each episode; "
+                                    "default 200, or 1000 with recommend, to outlast the learners' initial trust)")
+    act_every: int = flag(50, "rounds between mediator decisions (long enough for learners to respond to each one)")
     lam: float = flag(1.0, "lambda: weight of the mediator's transfers in its net welfare", dest="lambda")
     budget: float | None = flag(None, "largest payment per player and profile (default: the game's payoff scale)")
-    subsidy: str = flag("incentive", "subsidize: incentive (multiples of k-implementation amounts per player and "
-                                     "design) or profile (per player and profile)", choices=SUBSIDIES)
+    subsidy: str = flag("incentive", "subsidies and vouchers: incentive (multiples of the k-implementation amounts, "
+                                     "per player and design for subsidies, per player and profile for vouchers) or "
+                                     "profile (shares of the budget per player and profile)", choices=SUBSIDIES)
     temperature: float = flag(4.0, "recommend: softmax temperature of the profile logits")
     trust: float = flag(0.5, "recommend: the contextual learners' prior trust in a recommendation")
     # PPO (stable-baselines3)
@@ -79,7 +81,7 @@ class TrainConfig:
     gae_lambda: float = flag(0.95, "GAE lambda")
     clip_range: float = flag(0.2, "PPO clip range")
     ent_coef: float = flag(0.0, "entropy bonus")
-    log_std_init: float | None = flag(None, "initial log-std of the Gaussian actions (default 0 for mlp, -0.7 equivariant)")
+    log_std_init: float = flag(-0.7, "initial log-std of the Gaussian actions (std 0.5)")
     net_arch: tuple[int, ...] = flag((64, 64), "mlp: hidden layer sizes of the policy and value networks")
     width: int = flag(64, "equivariant: width of the per-(player, design) embeddings")
     layers: int = flag(2, "equivariant: mixing layers")
@@ -111,13 +113,12 @@ def build_parser() -> OneLineParser:
             continue
         name = "--" + f.metadata.get("dest", f.name).replace("_", "-")
         shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-        kwargs = {"dest": f.name, "help": f"{f.metadata['help']} (default {shown})"}
+        kwargs = {"dest": f.name, "help": f.metadata["help"] + ("" if f.default is None else f" (default {shown})")}
         if isinstance(f.default, bool):
             p.add_argument(name, action="store_true", **kwargs)
             continue
         kind = {int: int, float: float}.get(type(f.default), str)
-        if f.name in ("budget", "log_std_init"):
-            kind = float
+        kind = {"budget": float, "rounds": int}.get(f.name, kind)
         p.add_argument(name, type=kind, choices=f.metadata.get("choices"), **kwargs)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint "
                                                        "(only --total-steps may change, to extend it)")
@@ -149,11 +150,14 @@ def layer_sizes(text: str) -> tuple[int, ...]:
 
 
 def resolve(c: TrainConfig) -> TrainConfig:
-    """``auto`` and per-policy defaults made concrete (what config.json records)."""
+    """``auto`` values made concrete (what config.json records). Episodes with recommendations last 1000
+    rounds: contextual learners start trusting a recommendation (``--trust``) for about 100 rounds, and a
+    200-round episode is half that transient, where a mediator learns to exploit trust (recommend (C, C)
+    in the dilemma) instead of earning obedience (vouchers) as a 20,000-round comparison demands."""
     if c.policy == "auto":
         c.policy = "equivariant" if game_family(c.game) else "mlp"
-    if c.log_std_init is None:
-        c.log_std_init = -0.7 if c.policy == "equivariant" else 0.0
+    if c.rounds is None:
+        c.rounds = 1000 if "recommend" in c.families else 200
     return c
 
 

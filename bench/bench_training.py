@@ -6,9 +6,9 @@ Run from the repository root:
     python bench/bench_training.py --quick    # small budgets, a smoke test (< 60 s)
 
 Everything runs on ``example1`` with (non-contextual) Hedge stakeholders, the mediator family
-``restrict``, 200 stakeholder rounds an episode and a mediator decision every 10 rounds (train.py's
+``restrict``, 200 stakeholder rounds an episode and a mediator decision every 50 rounds (train.py's
 defaults), on the CPU with ``torch.set_num_threads(1)``. One PPO step is one mediator decision in
-one environment, i.e. ``act_every`` = 10 stakeholder rounds of that environment.
+one environment, i.e. ``act_every`` = 50 stakeholder rounds of that environment.
 
   1. Throughput of `envs.views.MediatorVecEnv` (wrapped in ``VecMonitor`` as train.py does) at
      num_envs = 1, 4, 16, 64, each for the same fixed budget of PPO steps:
@@ -51,7 +51,7 @@ from envs.simulate import simulate, summarise  # noqa: E402
 from envs.views import MediatorVecEnv  # noqa: E402
 from mediator.analytic import restriction_mediator  # noqa: E402
 from mediator.learned import LearnedMediator  # noqa: E402
-from train import TrainConfig, stakeholder_factory  # noqa: E402
+from train import TrainConfig, resolve, stakeholder_factory  # noqa: E402
 
 GAME = "example1"
 NUM_ENVS = (1, 4, 16, 64)
@@ -80,7 +80,8 @@ def make_ppo(venv, c: TrainConfig, n_steps: int, batch_size: int):
     from stable_baselines3 import PPO
 
     return PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=batch_size, learning_rate=c.learning_rate,
-               ent_coef=c.ent_coef, gamma=0.9, seed=c.seed, device="cpu", verbose=0)
+               ent_coef=c.ent_coef, gamma=c.gamma, seed=c.seed, device="cpu", verbose=0,
+               policy_kwargs={"log_std_init": c.log_std_init})
 
 
 # --------------------------------------------------------------------------- part 1: throughput
@@ -191,8 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     game = load_game(GAME)
-    c = TrainConfig(game=GAME, seed=args.seed, run_name="bench-training", total_steps=budget["max_steps"],
-                    eval_rounds=budget["eval_rounds"], eval_seeds=budget["eval_seeds"])
+    c = resolve(TrainConfig(game=GAME, seed=args.seed, run_name="bench-training", total_steps=budget["max_steps"],
+                    eval_rounds=budget["eval_rounds"], eval_seeds=budget["eval_seeds"]))
     c.designs = [list(d) for d in game.designs]
     eval_seed = c.seed + 1000   # train.py's compare() evaluates on seed + 1000
 

@@ -6,7 +6,10 @@ player's highest entry is always allowed), ``subsidize`` (with ``subsidy="profil
 t_i(a) = budget * max(x, 0); with ``subsidy="incentive"``, sum_i k_i entries: player i is paid on
 design d's row a multiple 2 max(x_id, 0) of the k-implementation amount that makes d beat every
 alternative by the payments mediator's margin, capped at the budget), ``recommend`` (K entries: a
-softmax recommendation over profiles; with vouchers, n K more entries v_i(a) = budget * max(x, 0)).
+softmax recommendation over profiles; with vouchers, n K more entries, paid to i when everyone follows
+the recommendation a: with ``subsidy="profile"`` v_i(a) = budget * max(x, 0), with ``"incentive"`` the
+multiple 2 max(x, 0) of the amount c_i(a) that makes obeying a_i beat every deviation, capped: x = 0.5
+pays exactly what obedience needs, so one threshold serves every game and profile).
 The zero action means "no restriction, no payment".
 """
 from __future__ import annotations
@@ -70,15 +73,22 @@ class ActionCodec:
         subsidy = 0.0
         if "subsidize" in self.families:
             subsidy = float(self.incentive_amounts.max()) if self.subsidy == "incentive" else self.cap
-        extra = max(subsidy, self.cap if self.vouchers else 0.0)
+        voucher = float(self.incentive_amounts.max()) if self.subsidy == "incentive" else self.cap
+        extra = max(subsidy, voucher if self.vouchers else 0.0)
         return float(self.game.payoffs.min()), float(self.game.payoffs.max()) + max(extra, 1e-12)
+
+    def profile_payments(self, x: np.ndarray) -> np.ndarray:
+        """Per (player, profile) entries x -> payments (n, k_1..k_n): the budget times max(x, 0)
+        (``subsidy="profile"``), else the incentive amounts times max(x, 0)."""
+        w = np.maximum(x, 0).reshape(self.game.payoffs.shape)
+        return self.incentive_amounts * w if self.subsidy == "incentive" else self.cap * w
 
     def decode(self, action: np.ndarray) -> Intervention:
         """The Intervention encoded by ``action`` (clipped to [-1, 1])."""
         x = np.clip(np.asarray(action, float).ravel(), -1.0, 1.0)
         if x.shape != (self.dim,):
             raise ValueError(f"mediator action has {x.size} entries, expected {self.dim}")
-        g, budget = self.game, self.cap
+        g = self.game
         parts, start = {}, 0
         for family, size in self.sizes.items():
             parts[family], start = x[start:start + size], start + size
@@ -91,13 +101,13 @@ class ActionCodec:
             fields["transfers"] = np.stack([self.incentive_amounts[i] * w.reshape((-1,) + (1,) * (g.n_players - 1 - i))
                                             for i, w in enumerate(weights)])
         elif "subsidize" in parts:
-            fields["transfers"] = budget * np.maximum(parts["subsidize"], 0).reshape(g.payoffs.shape)
+            fields["transfers"] = self.profile_payments(parts["subsidize"])
         if "recommend" in parts:
             logits = self.temperature * parts["recommend"][:g.n_profiles]
             p = np.exp(logits - logits.max())
             fields["recommendation"] = (p / p.sum()).reshape(g.shape)
             if self.vouchers:
-                fields["vouchers"] = budget * np.maximum(parts["recommend"][g.n_profiles:], 0).reshape(g.payoffs.shape)
+                fields["vouchers"] = self.profile_payments(parts["recommend"][g.n_profiles:])
         return Intervention(**fields)
 
 

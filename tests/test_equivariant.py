@@ -121,7 +121,7 @@ def test_unpad_pad_round_trip(shape, vouchers):
 @pytest.mark.parametrize("shape", [(2, 3), (3, 2, 4), (1, 3)])
 def test_unpad_follows_codec_slice_order(shape):
     """Fill the padded blocks as tensors, decode the unpadded action, and compare with the intervention
-    built by hand from the same tensors (allowed iff >= 0, incentive weights, softmax, vouchers)."""
+    built by hand from the same tensors (allowed iff >= 0, incentive weights, softmax, incentive vouchers)."""
     layout, rng = PaddedLayout(3, 4, FULL, vouchers=True), np.random.default_rng(3)
     game, n = make_game(shape, seed=4), len(shape)
     N, k = 3, 4
@@ -144,7 +144,7 @@ def test_unpad_follows_codec_slice_order(shape):
     logits = codec.temperature * recommend[real]
     p = np.exp(logits - logits.max())
     np.testing.assert_allclose(got.recommendation, p / p.sum())
-    np.testing.assert_allclose(got.vouchers, game.scale * np.maximum(vouchers[(slice(0, n),) + real], 0))
+    np.testing.assert_allclose(got.vouchers, amounts * np.maximum(vouchers[(slice(0, n),) + real], 0))
 
 
 # --------------------------------------------------------------------------- the policy: equivariance

@@ -126,7 +126,7 @@ def test_a_general_equivariant_model_loads_and_predicts_exactly_as_sb3_loads_it(
     from mediator.learned import LearnedMediator
 
     config = train.resolve(train.TrainConfig(policy="equivariant", n_max=2, k_max=4, width=8, layers=1, num_envs=2,
-                                             rounds=20, batch_size=64, log_std_init=-0.3))
+                                             rounds=20, act_every=10, batch_size=64, log_std_init=-0.3))
     game = load_game("example1")
     config.designs = [list(d) for d in game.designs]
     (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(config)))
