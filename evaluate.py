@@ -218,9 +218,14 @@ def run_state_game(args: argparse.Namespace, game: BayesGame) -> int:
             traj = run_signals(game, m.signals, args.learners, args.rounds, args.seeds, args.seed, args.lam,
                                args.contextual, args.trust, progress=name)
             report["mediators"][name]["dynamic"] = summarise(game, traj)
-    print(render_state(game, report, args.decimals))
+    return emit(render_state(game, report, args.decimals), report, args, plot_state_dynamics)
+
+
+def emit(text: str, report: dict, args: argparse.Namespace, plot) -> int:
+    """Print the report's text, then draw ``--plot`` with ``plot`` and write ``--json`` (atomically)."""
+    print(text)
     if args.plot:
-        plot_state_dynamics(report, args.plot)
+        plot(report, args.plot)
         print(f"plot written to {args.plot}")
     if args.json:
         atomic_write_json(args.json, report)
@@ -250,15 +255,19 @@ def render_frontier(game: DesignGame, static: dict, d: int, width: int = 110) ->
 def render_log(report: dict, d: int) -> str:
     """The import and the estimated table of a game from logs: one row per observed pair, 95% intervals."""
     log, (rows, cols), players = report["log"], report["designs"], report["players"]
+    pair_effects = log["adjustment"] == "pair-effects"
     u, se, n = (np.array(report[k], dtype=float) for k in ("payoffs", "payoff_stderr", "payoff_counts"))
     ci = lambda i, r, c: (f"{u[i, r, c]:.{d}f} [{u[i, r, c] - 1.96 * se[i, r, c]:.{d}f}, "  # noqa: E731
                           f"{u[i, r, c] + 1.96 * se[i, r, c]:.{d}f}]" if np.isfinite(se[i, r, c])
                           else f"{u[i, r, c]:.{d}f}")
     out = [f"Log {log['source']}: {log['games']} {log['format']} games read, {log['failed']} could not be read; "
            f"{log['pairs_observed']} of {log['pairs']} ({players[0]}, {players[1]}) design pairs observed, "
-           f"{log['single_game_pairs']} of them with one game; adjustment for settings: {log['adjustment']}",
+           f"{log['single_game_pairs']} of them with one game; " + ("GLEE's pair effects (demeaned regression "
+           "coefficients of each model pair, the settings regressed out)" if pair_effects else
+           f"adjustment for settings: {log['adjustment']}"),
            *[f"  skipped: {f}" for f in log["failures"][:5]], "",
-           "Estimated meta-game (mean utility [95% interval: 1.96 standard errors]; n = games):",
+           f"Estimated meta-game ({'pair effect' if pair_effects else 'mean utility'} [95% interval: 1.96 standard "
+           "errors]; n = games):",
            table([players[0], players[1], "n", f"u_{players[0]}", f"u_{players[1]}"],
                  [[rows[r], cols[c], str(int(n[r, c])), ci(0, r, c), ci(1, r, c)] for r, c in np.argwhere(n > 0)]),
            f"{int((n == 0).sum())} pairs have no game (null in the JSON report).", "",
@@ -507,14 +516,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         add_log_report(report, loaded, mediators, args.bootstrap, args.seed, args.lam)
         text = "\n\n".join([render_log(report, args.decimals), text]
                             + ([render_bootstrap(report, args.decimals)] if "bootstrap" in report else []))
-    print(text)
-    if args.plot:
-        plot_dynamics(report, args.plot)
-        print(f"plot written to {args.plot}")
-    if args.json:
-        atomic_write_json(args.json, report)
-        print(f"\nreport written to {args.json}")
-    return 0
+    return emit(text, report, args, plot_dynamics)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
