@@ -111,7 +111,7 @@ def check_nash(game: DesignGame, strategies: Sequence[np.ndarray]) -> None:
     """Raise CertificateError unless ``strategies`` is a Nash equilibrium of ``game``."""
     tol = tolerance(game)
     for i, (s, k) in enumerate(zip(strategies, game.shape)):
-        if s.shape != (k,) or (s < -tol).any() or abs(s.sum() - 1) > 1e-6:
+        if s.shape != (k,) or not np.isfinite(s).all() or (s < -tol).any() or abs(s.sum() - 1) > 1e-6:
             raise CertificateError(f"player {game.players[i]}'s strategy is not a distribution over {k} designs")
     regrets = nash_regrets(game, strategies)
     if (regrets > tol).any():
@@ -133,21 +133,20 @@ def clean_distribution(p: np.ndarray, tol: float = 1e-10) -> np.ndarray:
     return p / p.sum()
 
 
-def _gambit_equilibria(game: DesignGame, method: Literal["enummixed", "logit"]) -> list[list[np.ndarray]]:
-    """Equilibria from Gambit: all extreme ones of a 2-player game (vertex enumeration), or the
-    one the logit quantal-response path leads to (any n; robust on degenerate games, where
-    Gambit's global Newton method can stall)."""
+def _logit_equilibrium(game: DesignGame) -> list[list[np.ndarray]]:
+    """The equilibrium Gambit's logit quantal-response path leads to (any n; robust on degenerate
+    games, where Gambit's global Newton method can stall)."""
     import pygambit as gbt  # imported lazily: only mixed-equilibrium analysis needs it
 
     g = gbt.Game.from_arrays(*game.payoffs)
-    result = (gbt.nash.enummixed_solve(g, rational=False) if method == "enummixed"
-              else gbt.nash.logit_solve(g, use_strategic=True, maxregret=1e-10))
+    result = gbt.nash.logit_solve(g, use_strategic=True, maxregret=1e-10)
     return [[np.array([float(eq[s]) for s in player.strategies]) for player in g.players]
             for eq in result.equilibria]
 
 
 #: Above this many profiles a two-player game gets one mixed equilibrium instead of all of them
-#: (Gambit's vertex enumeration takes ~0.3 s at 10x10 and ~30 s at 13x13 here).
+#: (`mediator.vertex` takes ~20 ms at 10x10 and 0.7-4 s at random 13x13 games here: cddlib's double
+#: description grows faster than the number of vertices).
 ALL_MIXED_MAX_PROFILES = 144
 
 MixedMode = Literal["auto", "all", "one", "none"]
@@ -164,17 +163,19 @@ def nash_equilibria(game: DesignGame, mixed: MixedMode = "auto",
                     objective: str = "utilitarian") -> list[NashEquilibrium]:
     """Certified Nash equilibria, pure ones first, each group sorted by welfare (best first).
 
-    ``mixed="all"``: for two players, every extreme equilibrium (Gambit's vertex enumeration;
-    in a degenerate game the equilibria form convex sets and these are their vertices); for
+    ``mixed="all"``: for two players, every extreme equilibrium (`mediator.vertex`, exact on
+    degenerate games, where the equilibria form convex sets and these are their vertices); for
     n > 2 players, the pure equilibria plus the one the logit path selects.
     ``"one"``: pure equilibria, or one equilibrium from the logit path if there is no pure one.
     ``"none"``: pure equilibria only. ``"auto"``: see `resolve_mixed`.
     """
     mixed = resolve_mixed(game, mixed)
     found = [[unit_vector(k, j) for k, j in zip(game.shape, a)] for a in pure_nash(game)]
-    if mixed == "all" or (mixed == "one" and not found):
-        method = "enummixed" if game.n_players == 2 and mixed == "all" else "logit"
-        found += _gambit_equilibria(game, method)
+    if mixed == "all" and game.n_players == 2:
+        from mediator.vertex import extreme_equilibria  # lazily: mediator.vertex builds on this module
+        found += [list(s) for s in extreme_equilibria(game)]
+    elif mixed == "all" or (mixed == "one" and not found):
+        found += _logit_equilibrium(game)
     eqs = _dedupe([_certified(game, s, objective) for s in found])
     return sorted(eqs, key=lambda e: (e.mixed, -e.welfare))
 
