@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from agents.dynamics import run_signals
-from agents.no_regret import LEARNERS, make_learner
+from agents.no_regret import RULES, make_learner, population
 from comparison.dynamics import generalization, learned_entry, run_dynamics
 from comparison.score import GAP_TOLERANCE
 from comparison.usage import EXIT_BAD_INPUT, OneLineParser, UsageError
@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                         ">= 95%% within a few thousand rounds, for an objective lower by O(margin), e.g. persuasion "
                         "0.571 instead of 0.6, which the report shows too)")
     p.add_argument("--learners", default="hedge",
-                   help="stakeholder learning rule for the dynamics: " + ", ".join(LEARNERS)
-                        + ", optionally with rates such as hedge:eta=0.5 (default hedge)")
+                   help="stakeholder learning rules for the dynamics, one for all or one per player: " + ", ".join(RULES)
+                        + ", optionally with rates such as hedge:eta=0.5; hedge,ppo = player 1 Hedge, player 2 PPO "
+                          "(default hedge)")
     p.add_argument("--contextual", default="auto", choices=["auto", "on", "off"],
                    help="per-recommendation learners (auto: when the mediator recommends)")
     p.add_argument("--trust", type=float, default=0.5,
@@ -351,7 +352,7 @@ def check_args(args: argparse.Namespace) -> None:
     if args.margin is not None and not (np.isfinite(args.margin) and args.margin > 0):
         raise UsageError(f"--margin must be a finite number > 0, got {args.margin}")
     try:
-        make_learner(args.learners, 2, 1)
+        population(args.learners)
     except ValueError as e:
         raise UsageError(f"--learners: {e}") from None
     if not (np.isfinite(args.voucher_margin) and args.voucher_margin >= 0):
@@ -493,6 +494,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 0
     loaded = load_log(args.game) if is_log_spec(args.game) else None
     game = loaded.game if loaded else load_any(args.game)
+    try:
+        population(args.learners, game.n_players)
+    except ValueError as e:
+        raise UsageError(f"--learners: {e}") from None
     if isinstance(game, BayesGame):
         return run_state_game(args, game)
     if args.information_margin is not None:

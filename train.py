@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from agents.dynamics import learner_factory
-from agents.no_regret import LEARNERS, make_learner
+from agents.no_regret import RULES, population
 from envs.catalog import game_batches, game_family, load_game
 from envs.codec import FAMILIES, SUBSIDIES
 from envs.game import DesignGame, GameError
@@ -52,9 +52,11 @@ class TrainConfig:
 
     # what is trained, on what
     game: str = flag("example1", "catalog spec or game file; a family (mix:v1, random:n=2,k=4) trains a general mediator")
-    stakeholders: str = flag("hedge", f"stakeholder learners: {', '.join(LEARNERS)} (options as hedge:eta=0.5), or ppo")
-    mediator: str = flag("none", "with --stakeholders ppo: the analytic mediator in force (none, restriction, payments, "
-                                 "correlation, vouchers)")
+    stakeholders: str = flag("hedge", f"stakeholder rules, one for all or one per player ({', '.join(RULES)}; options "
+                                      "as hedge:eta=0.5), e.g. hedge,ppo: player 1 Hedge, player 2 PPO")
+    mediator: str = flag("learned", "learned (a PPO mediator), or, to train only PPO stakeholders (iterated best "
+                                    "response), the fixed analytic one in force: none, restriction, payments, "
+                                    "correlation, vouchers")
     families: tuple[str, ...] = flag(("restrict",), f"what the mediator may do, comma-separated from {', '.join(FAMILIES)}")
     vouchers: bool = flag(False, "with recommend: the mediator may also offer conditional vouchers (Section 3.3)")
     policy: str = flag("auto", "mlp (one game), equivariant (any game of the layout), or auto: equivariant for a "
@@ -168,18 +170,21 @@ def check_config(c: TrainConfig) -> None:
         raise UsageError(f"--families must be among {', '.join(FAMILIES)}, got {', '.join(c.families) or 'none'}")
     if c.vouchers and "recommend" not in c.families:
         raise UsageError("--vouchers needs the recommend family (--families ...,recommend)")
-    if c.mediator not in ("none", "restriction", "payments", "correlation", "vouchers"):
-        raise UsageError(f"--mediator must be none or an analytic family, got {c.mediator!r}")
-    if c.mediator != "none" and c.stakeholders != "ppo":
-        raise UsageError("--mediator applies to --stakeholders ppo (a learned mediator is trained otherwise)")
-    if c.stakeholders != "ppo":
-        try:
-            make_learner(c.stakeholders, 2, 1)
-        except ValueError as e:
-            raise UsageError(f"--stakeholders: {e}") from None
+    if c.mediator not in ("learned", "none", "restriction", "payments", "correlation", "vouchers"):
+        raise UsageError(f"--mediator must be learned, none or an analytic family, got {c.mediator!r}")
+    fixed = c.mediator != "learned"
+    if fixed and c.stakeholders != "ppo":
+        raise UsageError("a fixed --mediator trains --stakeholders ppo alone; leave --mediator out to train a mediator")
+    try:
+        rules = population(c.stakeholders)
+    except ValueError as e:
+        raise UsageError(f"--stakeholders: {e}") from None
     family = game_family(c.game)
-    if c.stakeholders == "ppo" and family:
-        raise UsageError(f"--game {c.game} is a game family: it trains a mediator, not --stakeholders ppo")
+    if family and len(rules) > 1:
+        raise UsageError(f"--game {c.game} is a game family of several sizes: one --stakeholders rule for all players")
+    if family and "ppo" in [r.partition(":")[0] for r in rules]:
+        raise UsageError(f"--game {c.game} is a game family: its stakeholders are no-regret rules (a PPO stakeholder "
+                         "is one policy shared by the batch's copies, which would be different games)")
     if family and c.policy == "mlp":
         raise UsageError(f"--game {c.game} is a game family: it trains --policy equivariant (one model for any shape)")
     if c.policy == "equivariant" and c.subsidy != "incentive":
@@ -559,11 +564,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_config(config)
             checkpoint, folder = None, run_folder(config)
         game = load_game(config.game)
+        try:
+            population(config.stakeholders, game.n_players)
+        except ValueError as e:
+            raise UsageError(f"--stakeholders: {e}") from None
         config.designs = [list(d) for d in game.designs]
         print(f"run folder: {folder}")
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(folder / "config.json", dataclasses.asdict(config))
-        if config.stakeholders == "ppo":
+        if config.mediator != "learned":
             return train_stakeholders(config, game, folder)
         final, stop = train_mediator(config, folder, game, checkpoint)
         if stop.signal is not None:

@@ -7,7 +7,7 @@ from envs.intervention import Intervention
 from envs.learner import LearnerFactory
 from envs.simulate import Mediator, Trajectory, simulate
 
-from agents.no_regret import make_learner
+from agents.no_regret import make_learner, population
 
 
 def recommends(mediator: Mediator) -> bool:
@@ -18,10 +18,18 @@ def recommends(mediator: Mediator) -> bool:
 
 
 def learner_factory(learners: str, contextual: bool, trust: float = 0.5) -> LearnerFactory:
-    """A factory of ``learners`` rules (e.g. ``hedge:eta=0.5``); contextual ones start with ``trust``."""
+    """A factory of ``learners`` rules: one for everyone (``hedge:eta=0.5``) or one per player (``hedge,ppo``,
+    `population`); contextual ones start with ``trust``. Player i's PPO policy starts from seed i."""
+    rules = population(learners)
     options = {"trust": trust} if contextual else {}
-    return lambda i, k, batch, bounds: make_learner(learners, k, batch, contextual=contextual, bounds=bounds,
-                                                    **options)
+
+    def make(i: int, k: int, batch: int, bounds: tuple[float, float]):
+        if len(rules) > 1 and i >= len(rules):
+            raise ValueError(f"{learners!r} names {len(rules)} rules, one per player, but the game has more players")
+        rule = rules[i] if len(rules) > 1 else rules[0]
+        seed = {"seed": i} if rule.partition(":")[0] == "ppo" else {}
+        return make_learner(rule, k, batch, contextual=contextual, bounds=bounds, **options, **seed)
+    return make
 
 
 def run_learners(game: DesignGame, mediator: Mediator, learners: str, rounds: int, seeds: int, seed: int = 0,

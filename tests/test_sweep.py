@@ -185,7 +185,7 @@ def test_sweep_flags_need_sweep(capsys):
 
 def test_a_learned_mediator_runs_in_a_sweep_and_refuses_another_game(tmp_path):
     train = subprocess.run([sys.executable, str(ROOT / "train.py"), "--run-name", "tiny", "--runs-dir", str(tmp_path),
-                            "--total-steps", "256", "--num-envs", "4", "--rounds", "40", "--eval-rounds", "100",
+                            "--total-steps", "256", "--num-envs", "4", "--rounds", "40", "--act-every", "10", "--eval-rounds", "100",
                             "--eval-seeds", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert train.returncode == 0, train.stderr
     spec = load_spec(write_spec(tmp_path, games=["example1", "bos"], learners=["hedge"],

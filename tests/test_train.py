@@ -164,7 +164,7 @@ def test_a_ppo_stakeholder_run_writes_nothing_outside_its_run_folder(tmp_path):
     kernel cache, TMPDIR/torchinductor_<user>, is torch's, shared across runs, and not counted)."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    proc = train("--stakeholders", "ppo", "--game", "bos", "--total-steps", "800", "--run-name", "q",
+    proc = train("--stakeholders", "ppo", "--mediator", "none", "--game", "bos", "--total-steps", "800", "--run-name", "q",
                  "--runs-dir", str(tmp_path / "runs"), env={**os.environ, "TMPDIR": str(scratch)})
     assert proc.returncode == 0, proc.stderr
     assert not [p for p in scratch.iterdir() if not p.name.startswith("torchinductor_")]
@@ -176,10 +176,13 @@ def test_a_ppo_stakeholder_run_writes_nothing_outside_its_run_folder(tmp_path):
     (["--total-steps", "0"], "--total-steps"),
     (["--act-every", "50", "--rounds", "20"], "--act-every"),
     (["--game", "nope"], "unknown game"),
-    (["--mediator", "restriction"], "--mediator applies"),
+    (["--mediator", "restriction"], "fixed --mediator"),
     (["--stakeholders", "ppo", "--mediator", "oracle"], "--mediator must be"),
     (["--net-arch", "64,x"], "--net-arch"),
     (["--game", "random:n=2,k=4", "--stakeholders", "ppo"], "game family"),
+    (["--game", "random:n=2,k=4", "--stakeholders", "hedge,ppo"], "one --stakeholders rule"),
+    (["--stakeholders", "hedge,ppo,hedge"], "one per player"),
+    (["--stakeholders", "ppo:lr=-1"], "--stakeholders"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     proc = train("--runs-dir", str(tmp_path), *args)
