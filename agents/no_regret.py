@@ -19,19 +19,22 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from envs.learner import Feedback
+from envs.learner import Feedback, design_sum, designs_first
 
 
 def softmax(eta: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """exp(eta s) / sum exp(eta s) along the last axis, shifted by max s so it cannot overflow."""
-    z = np.exp(eta[..., None] * (s - s.max(axis=-1, keepdims=True)))
-    return z / z.sum(axis=-1, keepdims=True)
+    """exp(eta s) / sum exp(eta s) over the designs of s (k, B), shifted by max s so it cannot overflow."""
+    z = s - s.max(axis=0)
+    z *= eta
+    np.exp(z, out=z)
+    z /= design_sum(z)
+    return z
 
 
 def uniform_argmax(s: np.ndarray) -> np.ndarray:
-    """Uniform distribution over the maximisers of s along the last axis (exact ties)."""
-    best = s == s.max(axis=-1, keepdims=True)
-    return best / best.sum(axis=-1, keepdims=True)
+    """Uniform distribution over the maximisers of s (k, B) (exact ties)."""
+    best = s == s.max(axis=0)
+    return best / best.sum(axis=0)
 
 
 class ContextualRule(ABC):
@@ -59,53 +62,73 @@ class ContextualRule(ABC):
         rows = (k + 1 if contexts is None else int(contexts)) if contextual else 1
         self.state = np.zeros((batch, rows, k))
         self.count = np.zeros(self.state.shape[:2], dtype=np.int64)
+        # scratch, rewritten every round: the state rows designs first (k, B) while a strategy is computed,
+        # then the unit payoff vectors (B, k) of an update
+        self._scratch = np.empty(k * batch)
         self._games = np.arange(batch)
 
-    def _rows(self, context: np.ndarray) -> np.ndarray:
-        """Each game's state row: its context if contextual, else 0."""
+    def _rows(self, context: np.ndarray) -> np.ndarray | None:
+        """Each game's row of the state flattened to (B C, k): its context's if contextual, else None (row 0)."""
+        if not self.contextual:
+            return None
         context = np.asarray(context, dtype=np.int64)
-        if self.contextual and ((context < 0) | (context >= self.state.shape[1])).any():
+        if ((context < 0) | (context >= self.state.shape[1])).any():
             raise ValueError(f"contexts must lie in 0..{self.state.shape[1] - 1}")
-        return context if self.contextual else np.zeros(self.batch, dtype=np.int64)
+        return self._games * self.state.shape[1] + context
 
-    def unit(self, x: np.ndarray) -> np.ndarray:
-        """Payoffs mapped from [low, high] to [0, 1] (clipped)."""
-        return np.clip((np.asarray(x, dtype=float) - self.low) / self.width, 0.0, 1.0)
+    def unit(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Payoffs mapped from [low, high] to [0, 1] (clipped), into ``out`` if given."""
+        y = np.subtract(x, self.low, out=np.empty(np.shape(x)) if out is None else out)
+        y /= self.width
+        return y.clip(0.0, 1.0, out=y)
 
     def strategy(self, context: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Mixed strategies (B, k) from each game's state row for its context; forbidden designs
-        (``mask`` false) are left out of the rule itself, so a restriction changes what it learns over."""
+        (``mask`` false) are left out of the rule itself, so a restriction changes what it learns over.
+        Computed designs first (`envs.learner.designs_first`); the result is the transpose of a (k, B) array."""
         rows = self._rows(context)
-        s, n = self.state[self._games, rows], self.count[self._games, rows]
-        p = self._policy(s if mask is None else np.where(mask, s, -np.inf), n)
+        if rows is None:
+            s, n = self.state[:, 0], self.count[:, 0]
+        else:
+            s, n = self.state.reshape(-1, self.k)[rows], self.count.reshape(-1)[rows]
+        s = designs_first(s, self._scratch.reshape(self.k, self.batch))
+        restricted = mask is not None and not mask.all()
+        p = self._policy(np.where(mask.T, s, -np.inf) if restricted else s, n)
         if self.contextual and self.trust > 0:
             p = self._with_trust(p, np.asarray(context), n)
         if mask is not None:
-            p = p * mask
-            p = p / p.sum(axis=-1, keepdims=True)
-        return p
+            if restricted:
+                p = p * mask.T
+            p /= design_sum(p)
+        return p.T
 
     def _with_trust(self, p: np.ndarray, context: np.ndarray, n: np.ndarray) -> np.ndarray:
         """Follow a recommendation with extra weight trust * m / (m + n) that fades with the n rounds of
         experience in that context (m = trust_rounds): stakeholders start by taking the platform's
         default and keep doing so only if it pays."""
-        w = np.where(context < self.k, self.trust * self.trust_rounds / (self.trust_rounds + n), 0.0)[:, None]
-        told = np.arange(self.k)[None, :] == context[:, None]
+        w = np.where(context < self.k, self.trust * self.trust_rounds / (self.trust_rounds + n), 0.0)
+        told = np.arange(self.k)[:, None] == context
         return (1 - w) * p + w * told
 
     def update(self, feedback: Feedback) -> None:
         """Update the state row of each game's context (only those rows) and its count."""
         rows = self._rows(feedback.context)
-        self.state[self._games, rows] = self._step(self.state[self._games, rows], feedback)
-        self.count[self._games, rows] += 1
+        if rows is None:
+            self.state[:, 0] = self._step(self.state[:, 0], feedback)
+            self.count[:, 0] += 1
+        else:
+            state = self.state.reshape(-1, self.k)
+            state[rows] = self._step(state[rows], feedback)
+            self.count.reshape(-1)[rows] += 1
 
     @abstractmethod
     def _policy(self, s: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """Strategies (B, k) from state rows s (B, k) after n (B,) updates."""
+        """Strategies (k, B), a new array, from the state rows s, designs first (k, B), after n (B,) updates."""
 
     @abstractmethod
     def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
-        """New state rows (B, k) from the old ones and one round's feedback."""
+        """New state rows (B, k) from the old ones and one round's feedback (``update`` copies them into the
+        state, so they may live in a buffer of the rule's own)."""
 
 
 class Hedge(ContextualRule):
@@ -127,7 +150,9 @@ class Hedge(ContextualRule):
         return softmax(eta, s)
 
     def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
-        return s + self.unit(feedback.payoff_vector)
+        total = self.unit(feedback.payoff_vector, self._scratch.reshape(self.batch, self.k))
+        total += s
+        return total
 
 
 class EXP3(ContextualRule):
@@ -164,8 +189,8 @@ class RegretMatching(ContextualRule):
 
     def _policy(self, s: np.ndarray, n: np.ndarray) -> np.ndarray:
         positive = np.maximum(s, 0.0)
-        positive = np.where((positive > 0).any(axis=-1, keepdims=True), positive, 1.0)
-        return positive / positive.sum(axis=-1, keepdims=True)
+        positive = np.where((positive > 0).any(axis=0), positive, 1.0)
+        return positive / design_sum(positive)
 
     def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:
         return s + self.unit(feedback.payoff_vector) - self.unit(feedback.reward)[:, None]

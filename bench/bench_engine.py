@@ -2,10 +2,10 @@
 
 Run from the repository root:
 
-    python bench/bench_engine.py            # full run (about 40 s)
+    python bench/bench_engine.py            # full run (about 50 s)
     python bench/bench_engine.py --quick    # fewer rounds, a smoke test (< 20 s)
 
-Both methods play the same dynamics: every stakeholder is a (non-contextual) Hedge learner with
+All methods play the same dynamics: every stakeholder is a (non-contextual) Hedge learner with
 full-information feedback, the payoff range of `Engine.payoff_bounds`, and no intervention.
 
   (a) ``pettingzoo``: the loop a user writes with the ParallelEnv API (``envs.parallel_env``,
@@ -17,12 +17,17 @@ full-information feedback, the payoff range of `Engine.payoff_bounds`, and no in
       others' designs in ``env.last.profile``. The env is reset when it truncates (1000 rounds an
       episode); learners persist across episodes.
   (b) ``engine``: `Engine` with embedded Hedge learners at B = 1, 64, 1024, ``engine.step()`` in a loop.
+  (c) ``before``: `BeforeEngine`, the engine's round as it was before issue 15's rewrite (commit 939098f,
+      its per-player (B, k) formulas) reduced to what is benchmarked here, at B = 64 and 1024. It plays the
+      same trajectory as (b) (checked after every timed run), so (b) / (c) is the speed-up alone; it skips
+      the old engine's Feedback and RoundResult objects and so runs about 5% faster than that engine did,
+      which makes the ratio conservative.
 
 Throughput is stakeholder-rounds per second: rounds x B x stakeholders / seconds (each
 stakeholder's decision in each game counted once). Each configuration runs a fixed number of
 rounds (fewer for large B, so one measurement takes about 1-3 s) after a short warm-up; the time
-shown is the median of ``--repeat`` measurements. The issue's target: (b) at B = 1024 at least
-100x (a) on the same game.
+shown is the median of ``--repeat`` measurements. The targets: (b) at B = 1024 at least 100x (a) on
+the same game (issue 1) and at least 3x (c) on the 13x13 game (issue 15).
 """
 from __future__ import annotations
 
@@ -50,29 +55,38 @@ from envs.learner import Feedback  # noqa: E402
 
 EPISODE = 1000          # rounds per PettingZoo episode (the env truncates, the loop resets it)
 BATCHES = (1, 64, 1024)
-TARGET = 100.0          # the issue's target ratio, engine at B = 1024 vs the PettingZoo loop
+BEFORE_BATCHES = (64, 1024)
+TARGET = 100.0          # issue 1's target ratio, engine at B = 1024 vs the PettingZoo loop
+TARGET_BEFORE = 3.0     # issue 15's target ratio, engine at B = 1024 vs the engine before its rewrite
 TARGET_B = 1024
 
 #: Rounds timed per configuration, keyed by (method, B), per game; sized for ~1-3 s on a 2-CPU
-#: x86-64 machine. Quick mode divides every count by QUICK_DIVISOR.
+#: x86-64 machine, the same for the engine and the engine before (the same rounds of the same
+#: trajectory). Quick mode divides every count by QUICK_DIVISOR.
 ROUNDS_FULL: dict[str, dict[tuple[str, int], int]] = {
-    "example1": {("pettingzoo", 1): 4000, ("engine", 1): 8000, ("engine", 64): 8000, ("engine", 1024): 1500},
-    "random 13x13": {("pettingzoo", 1): 4000, ("engine", 1): 8000, ("engine", 64): 6000, ("engine", 1024): 600},
+    "example1": {("pettingzoo", 1): 4000, ("engine", 1): 8000, ("engine", 64): 8000, ("engine", 1024): 2500,
+                 ("before", 64): 8000, ("before", 1024): 2500},
+    "random 13x13": {("pettingzoo", 1): 4000, ("engine", 1): 8000, ("engine", 64): 6000, ("engine", 1024): 1200,
+                     ("before", 64): 6000, ("before", 1024): 1200},
 }
 QUICK_DIVISOR = 5
 WARMUP = 50             # rounds played (untimed) before each timed run
 
 
 # --------------------------------------------------------------------------- helpers
-def timed(make_runner: Callable[[], Callable[[int], None]], rounds: int, repeat: int) -> float:
-    """Median wall time of ``runner(rounds)``; each repetition builds a fresh runner and warms it up."""
+def timed(make_runner: Callable[[], Callable[[int], Any]], rounds: int, repeat: int,
+          check: Callable[[Any, int], None] | None = None) -> float:
+    """Median wall time of ``runner(rounds)``; each repetition builds a fresh runner and warms it up;
+    ``check(what the runner returned, rounds played)`` after each."""
     times = []
     for _ in range(repeat):
         runner = make_runner()
         runner(WARMUP)
         t0 = time.perf_counter()
-        runner(rounds)
+        out = runner(rounds)
         times.append(time.perf_counter() - t0)
+        if check is not None:
+            check(out, WARMUP + rounds)
     return statistics.median(times)
 
 
@@ -120,16 +134,95 @@ def pettingzoo_runner(game: DesignGame, seed: int) -> Callable[[int], None]:
 
 
 # --------------------------------------------------------------------------- (b) engine
-def engine_runner(game: DesignGame, batch: int, seed: int) -> Callable[[int], None]:
-    """`Engine` with embedded Hedge learners (B copies each), stepped in a loop."""
+def engine_runner(game: DesignGame, batch: int, seed: int) -> Callable[[int], list[np.ndarray]]:
+    """`Engine` with embedded Hedge learners (B copies each), stepped in a loop; returns their states."""
     engine = Engine(game, None, batch=batch, seed=seed)
     engine.learners = [make_learner("hedge", k, batch, bounds=engine.payoff_bounds) for k in game.shape]
 
-    def run(rounds: int) -> None:
+    def run(rounds: int) -> list[np.ndarray]:
         for _ in range(rounds):
             engine.step()
+        return [learner.state[:, 0] for learner in engine.learners]
 
     return run
+
+
+# --------------------------------------------------------------------------- (c) the engine before issue 15
+class BeforeEngine:
+    """`Engine.step` with plain Hedge learners and no intervention, as both were before issue 15 (commit
+    939098f): per player, (B, k) arrays, the masks applied though nothing is masked, the payoff vectors
+    gathered cell by cell. Same random stream and arithmetic, so the same trajectory as `Engine`."""
+
+    def __init__(self, game: DesignGame, batch: int, seed: int):
+        self.shape, self.n, self.K, self.batch = game.shape, game.n_players, game.n_profiles, batch
+        self.rng = np.random.default_rng(seed)
+        self.flat_payoffs = np.broadcast_to(game.payoffs, (batch, *game.payoffs.shape)).reshape(batch, self.n, -1)
+        self.strides = np.array([int(np.prod(self.shape[i + 1:])) for i in range(self.n)])
+        self.masks = [np.ones((batch, k), bool) for k in self.shape]
+        self.vouchers, self.has_rec = np.zeros((batch, self.n, self.K)), np.zeros(batch, bool)
+        low, high = Engine(game, None, batch=1).payoff_bounds
+        self.low, self.width = low, high - low
+        self.state = [np.zeros((batch, 1, k)) for k in self.shape]
+        self.count = [np.zeros((batch, 1), np.int64) for _ in self.shape]
+
+    def strategy(self, i: int, mask: np.ndarray) -> np.ndarray:
+        """Hedge's ContextualRule.strategy, then the engine's _masked."""
+        b, rows = np.arange(self.batch), np.zeros(self.batch, np.int64)
+        s, n = self.state[i][b, rows], self.count[i][b, rows]
+        eta = np.sqrt(8 * np.log(self.shape[i]) / (n + 1))
+        s = np.where(mask, s, -np.inf)
+        z = np.exp(eta[..., None] * (s - s.max(axis=-1, keepdims=True)))
+        p = z / z.sum(axis=-1, keepdims=True)
+        p = p * mask
+        p = (p / p.sum(axis=-1, keepdims=True)) * mask
+        total = p.sum(axis=1, keepdims=True)
+        uniform = mask / mask.sum(axis=1, keepdims=True)
+        return np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform)
+
+    def step(self) -> None:
+        self.rng.random(self.batch)                                       # draw_recommendations
+        recommendation = np.tile(np.array(self.shape), (self.batch, 1))
+        u = self.rng.random((self.batch, self.n))
+        probs = [self.strategy(i, mask) for i, mask in enumerate(self.masks)]
+        profile = np.stack([np.minimum((np.cumsum(p, axis=1) < u[:, [i]]).sum(axis=1), p.shape[1] - 1)
+                            for i, p in enumerate(probs)], axis=1)
+        b = np.arange(self.batch)
+        np.stack([p[b, profile[:, i]] for i, p in enumerate(probs)], axis=1)          # the draw probabilities
+        flat = profile @ self.strides                                     # _pay
+        rec_flat = np.minimum(recommendation, np.array(self.shape) - 1) @ self.strides
+        follows = self.has_rec[:, None] & (profile == recommendation)
+        voucher = self.vouchers[b, :, rec_flat]
+        utilities = self.flat_payoffs[b, :, flat]
+        utilities + voucher * follows.all(axis=1, keepdims=True)          # the rewards (Hedge's feedback is the vector)
+        (~follows).sum(axis=1)                                            # the deviators (vouchers' use)
+        for i, k in enumerate(self.shape):
+            cells = flat[:, None] + (np.arange(k)[None, :] - profile[:, [i]]) * self.strides[i]
+            vector = self.flat_payoffs[b[:, None], i, cells]
+            rows = np.zeros(self.batch, np.int64)                         # ContextualRule.update
+            unit = np.clip((np.asarray(vector, dtype=float) - self.low) / self.width, 0.0, 1.0)
+            self.state[i][b, rows] = self.state[i][b, rows] + unit
+            self.count[i][b, rows] += 1
+
+
+def before_runner(game: DesignGame, batch: int, seed: int) -> Callable[[int], list[np.ndarray]]:
+    """`BeforeEngine` stepped in a loop; returns its Hedge states."""
+    engine = BeforeEngine(game, batch, seed)
+
+    def run(rounds: int) -> list[np.ndarray]:
+        for _ in range(rounds):
+            engine.step()
+        return [state[:, 0] for state in engine.state]
+
+    return run
+
+
+def same_as_engine(game: DesignGame, batch: int, seed: int) -> Callable[[list[np.ndarray], int], None]:
+    """A check that `BeforeEngine`'s Hedge states after some rounds are `Engine`'s, bit for bit."""
+    def check(states: list[np.ndarray], rounds: int) -> None:
+        expected = engine_runner(game, batch, seed)(rounds)
+        if not all(np.array_equal(a, b) for a, b in zip(states, expected)):
+            raise AssertionError(f"BeforeEngine and Engine differ after {rounds} rounds at B = {batch}")
+    return check
 
 
 # --------------------------------------------------------------------------- main
@@ -137,21 +230,28 @@ def bench_game(label: str, game: DesignGame, rounds_of: dict[tuple[str, int], in
                seed: int) -> tuple[list[list[Any]], dict[int, float]]:
     """Table rows of one game and the engine/PettingZoo ratio for each B."""
     n = game.n_players
-    configs = [("pettingzoo", 1)] + [("engine", b) for b in BATCHES]
-    measured = []
+    configs = [("pettingzoo", 1)] + [("engine", b) for b in BATCHES] + [("before", b) for b in BEFORE_BATCHES]
+    measured = {}
     for method, batch in configs:
         rounds = rounds_of[(method, batch)]
         if method == "pettingzoo":
             seconds = timed(lambda: pettingzoo_runner(game, seed), rounds, repeat)
-        else:
+        elif method == "engine":
             seconds = timed(lambda: engine_runner(game, batch, seed), rounds, repeat)
-        measured.append((method, batch, rounds, seconds, rounds * batch * n / seconds))
-    base = measured[0][4]
+        else:
+            seconds = timed(lambda: before_runner(game, batch, seed), rounds, repeat,
+                            same_as_engine(game, batch, seed))
+        measured[method, batch] = (rounds, seconds, rounds * batch * n / seconds)
+    base = measured["pettingzoo", 1][2]
     rows, ratios = [], {}
-    for method, batch, rounds, seconds, rate in measured:
+    for (method, batch), (rounds, seconds, rate) in measured.items():
         if method == "engine":
             ratios[batch] = rate / base
-        rows.append([label, method, batch, f"{rounds:,}", f"{seconds:.2f}", fmt_rate(rate), f"{rate / base:,.1f}x"])
+        before = (f"{rate / measured['before', batch][2]:.2f}x" if method == "engine" and batch in BEFORE_BATCHES
+                  else "")
+        rows.append([label, method, batch, f"{rounds:,}", f"{seconds:.2f}", fmt_rate(rate), f"{rate / base:,.1f}x",
+                     before])
+    ratios["before"] = measured["engine", TARGET_B][2] / measured["before", TARGET_B][2]
     return rows, ratios
 
 
@@ -177,8 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += game_rows
     print_table("Stakeholder-rounds per second, Hedge stakeholders, no intervention "
                 "(pettingzoo = Python loop over the ParallelEnv API, B = 1; engine = Engine.step() with "
-                "embedded learners; ratio vs pettingzoo on the same game)",
-                ["game", "method", "B", "rounds", "seconds", "stakeholder-rounds/s", "ratio"], rows)
+                "embedded learners; before = the engine before issue 15, same trajectory; ratio vs pettingzoo "
+                "on the same game; vs before = engine / before at the same B)",
+                ["game", "method", "B", "rounds", "seconds", "stakeholder-rounds/s", "ratio", "vs before"], rows)
     verdicts = []
     for label, r in ratios.items():
         x = r[TARGET_B]
@@ -186,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Summary: engine at B = {TARGET_B} vs the PettingZoo loop (target >= {TARGET:.0f}x): "
           + "; ".join(verdicts) + "; engine at B = 1 vs the loop: "
           + ", ".join(f"{label} {r[1]:.1f}x" for label, r in ratios.items()) + ".")
+    x = ratios["random 13x13"]["before"]
+    print(f"Engine at B = {TARGET_B} vs the engine before issue 15 (target >= {TARGET_BEFORE:.0f}x on random "
+          f"13x13): random 13x13 {x:.2f}x ({'PASS' if x >= TARGET_BEFORE else 'MISS'}), example1 "
+          f"{ratios['example1']['before']:.2f}x.")
     print(f"(total benchmark time {time.perf_counter() - t0:.1f} s)")
     return 0
 

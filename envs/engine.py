@@ -15,6 +15,10 @@ structure's scheme[s] with the uniform an ordinary round spends on its recommend
 stakeholder's learner sees its own signal as its context, and payoffs are those of state s. The main
 stream is thus spent exactly as in an ordinary round: a state game with one state and no information
 replays the ordinary game's trajectory, and an ordinary game's trajectories are untouched.
+
+For speed the round works on strategies designs first (`envs.learner`: (k_i, B) arrays, with the bits of
+the (B, k_i) formulas) and gathers each stakeholder's payoff vectors as whole rows of a per-player table;
+tests/test_engine_fixture.py holds it to the trajectories of the plain formulas, bit for bit.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import numpy as np
 from envs.bayes import BayesGame, Signals
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
-from envs.learner import Feedback, Learner
+from envs.learner import Feedback, Learner, design_cumsum, design_sum
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,18 @@ class Engine:
         self.bayes: BayesGame | None = None
         self.signal: np.ndarray | None = None
         self.n, self.shape, self.K = game.n_players, game.shape, game.n_profiles
+        self.strides = _strides(self.shape)
+        # column i: the strides of the others' profile a_-i (player i left out), so profile @ it indexes a_-i
+        self._other_strides = np.zeros((self.n, self.n), np.int64)
+        for i in range(self.n):
+            self._other_strides[np.arange(self.n) != i, i] = _strides(self.shape[:i] + self.shape[i + 1:])
+        self._others = self.K // np.array(self.shape)                       # K_-i
+        self._games = np.arange(batch)
+        # a stakeholder's strategies and their cumulative sums in a round, designs first (rewritten by each)
+        self._probs, self._cdfs = np.empty((max(self.shape), batch)), np.empty((max(self.shape), batch))
+        self._no_rec = np.tile(np.array(self.shape), (batch, 1))
+        self._no_rec.setflags(write=False)
         self.set_payoffs(np.broadcast_to(game.payoffs, (batch, *game.payoffs.shape)))
-        self.strides = np.array([int(np.prod(self.shape[i + 1:])) for i in range(self.n)])
         self.reseed(seed)
         self.set_intervention(Intervention())
         self.clear_recommendations()
@@ -99,7 +113,24 @@ class Engine:
         payoffs = np.asarray(payoffs, dtype=float)
         if payoffs.shape != (self.batch, *self.game.payoffs.shape):
             raise ValueError(f"payoffs need shape {(self.batch, *self.game.payoffs.shape)}, got {payoffs.shape}")
-        self.flat_payoffs = payoffs.reshape(self.batch, self.n, self.K)      # (B, n, K)
+        shared = payoffs.strides[0] == 0                                      # one game broadcast to the batch
+        self._tables = np.ascontiguousarray((payoffs[:1] if shared else payoffs).reshape(-1, self.n, self.K))
+        self._vectors = self._vector_tables(self._tables)
+        self._table_of = np.zeros(self.batch, np.int64) if shared else self._games
+
+    def _vector_tables(self, tables: np.ndarray) -> list[np.ndarray]:
+        """Per player i, the vectors x_i(., a_-i) of the tables x (G, n, K): row g K_-i + (index of a_-i) of
+        a (G K_-i, k_i) array, so that a round's payoff vectors are one gather of whole rows."""
+        full = tables.reshape(len(tables), self.n, *self.shape)
+        return [np.ascontiguousarray(np.moveaxis(full[:, i], 1 + i, -1).reshape(-1, k))
+                for i, k in enumerate(self.shape)]
+
+    @property
+    def flat_payoffs(self) -> np.ndarray:
+        """(B, n, K) each game's payoff table this round (state s's in a game with a state)."""
+        if len(self._tables) == 1:
+            return np.broadcast_to(self._tables, (self.batch, self.n, self.K))
+        return self._tables[self._table_of]
 
     def set_signals(self, game: BayesGame, signals: Signals, objective: np.ndarray | None = None) -> None:
         """Make every game of the batch the state game ``game`` (of this engine's shape) informed by
@@ -113,6 +144,7 @@ class Engine:
         self.bayes, self.signals = game, signals
         self.state_payoffs = game.payoffs.reshape(game.n_states, self.n, self.K)        # (S, n, K)
         self.state_objective = v.reshape(game.n_states, self.K)                         # (S, K)
+        self.state_vectors = self._vector_tables(self.state_payoffs)
         self.prior_cdf = np.cumsum(game.prior)
         self.signal_cdf = np.cumsum(signals.scheme.reshape(game.n_states, -1), axis=1)  # (S, M)
         self.state, self.signal = None, np.zeros((self.batch, self.n), np.int64)
@@ -156,14 +188,18 @@ class Engine:
         self.rec_cdf[games] = 0.0 if rec is None else np.cumsum(rec.ravel())
 
     def _refresh(self) -> None:
-        """Which payments exist anywhere in the batch (the round skips what does not)."""
+        """Which payments, recommendations and restrictions exist in the batch (the round skips what does not)."""
         self.any_transfers, self.any_vouchers = bool(self.transfers.any()), bool(self.vouchers.any())
+        self.any_rec = bool(self.has_rec.any())
+        self._rec_shared = bool((self.rec_cdf == self.rec_cdf[0]).all())
+        self._restricted = [not mask.all() for mask in self.masks]
+        self._transfer_vectors = self._vector_tables(self.transfers) if self.any_transfers else None
 
     @property
     def payoff_bounds(self) -> tuple[float, float]:
         """(min u, max u + the largest payment on offer): the range learners normalise rewards by."""
         extra = float(self.transfers.max(initial=0.0)) + float(self.vouchers.max(initial=0.0))
-        table = self.flat_payoffs if self.bayes is None else self.state_payoffs
+        table = self._tables if self.bayes is None else self.state_payoffs
         return float(table.min()), float(table.max()) + max(extra, 1e-12)
 
     # ----------------------------------------------------------------- one round
@@ -173,38 +209,42 @@ class Engine:
         if self.bayes is not None:
             return self.draw_signals()
         u = self.rng.random(self.batch)                  # drawn even when unused: one stream order
-        if not self.has_rec.any():
-            self.recommendation = np.tile(np.array(self.shape), (self.batch, 1))
+        if not self.any_rec:
+            self.recommendation = self._no_rec
             return self.recommendation
-        flat = np.minimum((self.rec_cdf < u[:, None]).sum(axis=1), self.K - 1)
+        if self._rec_shared:                             # one distribution: a binary search per game
+            flat = np.minimum(np.searchsorted(self.rec_cdf[0], u), self.K - 1)
+        else:
+            flat = _inverse_cdf(self.rec_cdf.T, u)
         rec = np.stack(np.unravel_index(flat, self.shape), axis=1)
-        self.recommendation = np.where(self.has_rec[:, None], rec, np.array(self.shape))
+        self.recommendation = np.where(self.has_rec[:, None], rec, self._no_rec)
         return self.recommendation
 
     def draw_signals(self) -> np.ndarray:
         """A state game's round opening: s ~ prior, the signal profile ~ scheme[s], payoffs of state s;
         the recommendation is the signal when the signals recommend designs, else none (k_i)."""
-        self.state = _inverse_cdf(self.prior_cdf[None], self.state_rng.random(self.batch))
-        flat = _inverse_cdf(self.signal_cdf[self.state], self.rng.random(self.batch))
+        self.state = _inverse_cdf(self.prior_cdf[:, None], self.state_rng.random(self.batch))
+        flat = _inverse_cdf(self.signal_cdf[self.state].T, self.rng.random(self.batch))
         self.signal = np.stack(np.unravel_index(flat, self.signals.sizes), axis=1)
-        self.flat_payoffs = self.state_payoffs[self.state]
-        self.recommendation = (self.signal.copy() if self.signals.recommends
-                               else np.tile(np.array(self.shape), (self.batch, 1)))
+        self._tables, self._vectors, self._table_of = self.state_payoffs, self.state_vectors, self.state
+        self.recommendation = self.signal.copy() if self.signals.recommends else self._no_rec
         return self.recommendation
 
     def clear_recommendations(self) -> None:
         """No recommendation in force (a fresh episode), without drawing from the random stream."""
-        self.recommendation = np.tile(np.array(self.shape), (self.batch, 1))
+        self.recommendation = self._no_rec
 
     def strategies(self) -> list[np.ndarray]:
         """Each stakeholder's masked mixed strategy (B, k_i) for the coming round."""
-        return [_masked(learner, self.context[:, i], mask)
-                for i, (learner, mask) in enumerate(zip(self.learners, self.masks))]
+        context = self.context
+        return [_masked(learner, context[:, i], mask, restricted)
+                for i, (learner, mask, restricted) in enumerate(zip(self.learners, self.masks, self._restricted))]
 
     def signal_strategies(self) -> list[np.ndarray]:
         """A state game's learners' masked strategies for every signal value: (B, M_i, k_i) per stakeholder."""
-        return [np.stack([_masked(learner, np.full(self.batch, m), mask) for m in range(size)], axis=1)
-                for learner, mask, size in zip(self.learners, self.masks, self.signals.sizes)]
+        return [np.stack([_masked(learner, np.full(self.batch, m), mask, restricted) for m in range(size)], axis=1)
+                for learner, mask, restricted, size in zip(self.learners, self.masks, self._restricted,
+                                                           self.signals.sizes)]
 
     def play(self, actions: np.ndarray | None = None) -> RoundResult:
         """Play the round: draw designs from the learners (or take ``actions``, shape (B, n)), pay, update."""
@@ -213,18 +253,23 @@ class Engine:
         u = self.rng.random((self.batch, self.n))
         illegal = np.zeros((self.batch, self.n), bool)
         if actions is None:
-            probs = self.strategies()
-            profile = np.stack([_draw(p, u[:, i]) for i, p in enumerate(probs)], axis=1)
-            chosen = np.stack([p[np.arange(self.batch), profile[:, i]] for i, p in enumerate(probs)], axis=1)
+            profile, chosen = np.empty((self.batch, self.n), np.int64), np.empty((self.batch, self.n))
+            context = self.context
+            for i, (learner, mask, restricted, k) in enumerate(zip(self.learners, self.masks, self._restricted,
+                                                                   self.shape)):
+                p = _masked(learner, context[:, i], mask, restricted, self._probs[:k]).T      # (k, B)
+                profile[:, i] = _draw(p, u[:, i], self._cdfs[:k])
+                chosen[:, i] = p[profile[:, i], self._games]
         else:
             profile, illegal = self._legalise(np.asarray(actions, dtype=np.int64).reshape(self.batch, self.n), u)
             chosen = np.ones((self.batch, self.n))
         result, vectors = self._pay(profile, chosen, illegal)
         if self.learners is not None and actions is None:
+            rewards, context = result.rewards, self.context
             for i, learner in enumerate(self.learners):
-                learner.update(Feedback(action=profile[:, i], reward=result.rewards[:, i],
+                learner.update(Feedback(action=profile[:, i], reward=rewards[:, i],
                                         payoff_vector=vectors[i], probability=chosen[:, i],
-                                        context=self.context[:, i], mask=self.masks[i]))
+                                        context=context[:, i], mask=self.masks[i]))
         return result
 
     def step(self) -> RoundResult:
@@ -241,7 +286,7 @@ class Engine:
             inside = (a >= 0) & (a < mask.shape[1])
             bad = ~inside | ~mask[np.arange(self.batch), np.where(inside, a, 0)]
             uniform = mask / mask.sum(axis=1, keepdims=True)
-            profile[:, i] = np.where(bad, _draw(uniform, u[:, i]), a)
+            profile[:, i] = np.where(bad, _draw(uniform.T, u[:, i]), a)
             illegal[:, i] = bad
         return profile, illegal
 
@@ -249,27 +294,30 @@ class Engine:
              illegal: np.ndarray) -> tuple[RoundResult, list[np.ndarray]]:
         """Utilities and payments of the played profiles, and every stakeholder's payoff vector
         u_i(d, a_-i) + t_i(d, a_-i) + v_i (the voucher only if d and a_-i follow the recommendation)."""
-        b = np.arange(self.batch)
+        nK = self.n * self.K
         flat = profile @ self.strides                                         # (B,)
-        rec_flat = np.minimum(self.recommendation, np.array(self.shape) - 1) @ self.strides
-        follows = self.has_rec[:, None] & (profile == self.recommendation)    # (B, n)
-        voucher = self.vouchers[b, :, rec_flat]                               # (B, n) on offer
-        utilities = self.flat_payoffs[b, :, flat]                            # (B, n)
-        payments = voucher * follows.all(axis=1, keepdims=True)
+        others = profile @ self._other_strides                                # (B, n) index of a_-i
+        players = np.arange(self.n) * self.K
+        utilities = self._tables.reshape(-1)[(self._table_of * nK + flat)[:, None] + players]   # (B, n)
+        vectors = [table.take(self._table_of * m + others[:, i], axis=0)
+                   for i, (table, m) in enumerate(zip(self._vectors, self._others))]
+        own = self._games * nK
+        if self.any_vouchers:
+            rec_flat = np.minimum(self.recommendation, np.array(self.shape) - 1) @ self.strides
+            follows = self.has_rec[:, None] & (profile == self.recommendation)            # (B, n)
+            voucher = self.vouchers.reshape(-1)[(own + rec_flat)[:, None] + players]      # (B, n) on offer
+            payments = voucher * follows.all(axis=1, keepdims=True)
+        else:
+            payments = np.zeros((self.batch, self.n))
         if self.any_transfers:
-            payments = payments + self.transfers[b, :, flat]
-        vectors = []
-        deviators = (~follows).sum(axis=1)
-        for i, k in enumerate(self.shape):
-            cells = flat[:, None] + (np.arange(k)[None, :] - profile[:, [i]]) * self.strides[i]   # (B, k)
-            vector = self.flat_payoffs[b[:, None], i, cells]
-            if self.any_transfers:
-                vector = vector + self.transfers[b[:, None], i, cells]
-            if self.any_vouchers:
-                others_follow = deviators - ~follows[:, i] == 0
-                gets_voucher = others_follow[:, None] & (np.arange(k)[None, :] == self.recommendation[:, [i]])
-                vector = vector + voucher[:, [i]] * gets_voucher
-            vectors.append(vector)
+            payments = payments + self.transfers.reshape(-1)[(own + flat)[:, None] + players]
+            vectors = [vector + table.take(self._games * m + others[:, i], axis=0)
+                       for i, (vector, table, m) in enumerate(zip(vectors, self._transfer_vectors, self._others))]
+        if self.any_vouchers:
+            others_follow = (~follows).sum(axis=1)[:, None] - ~follows == 0                # (B, n)
+            for i, k in enumerate(self.shape):
+                gets_voucher = others_follow[:, [i]] & (np.arange(k) == self.recommendation[:, [i]])
+                vectors[i] = vectors[i] + voucher[:, [i]] * gets_voucher
         result = RoundResult(profile, self.recommendation.copy(), utilities, payments, chosen, self.lam, illegal)
         if self.bayes is not None:
             result = replace(result, state=self.state.copy(), signal=self.signal.copy(),
@@ -277,19 +325,34 @@ class Engine:
         return result, vectors
 
 
-def _masked(learner: Learner, context: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The learner's strategy (B, k) in ``context`` restricted to ``mask`` (uniform on it if nothing is left)."""
-    p = learner.strategy(context, mask) * mask
-    total = p.sum(axis=1, keepdims=True)
-    uniform = mask / mask.sum(axis=1, keepdims=True)
-    return np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform)
+def _masked(learner: Learner, context: np.ndarray, mask: np.ndarray, restricted: bool = True,
+            out: np.ndarray | None = None) -> np.ndarray:
+    """The learner's strategy (B, k) in ``context`` restricted to ``mask`` (uniform on it if nothing is left);
+    ``restricted`` False says the mask allows everything (multiplying by it would change nothing). Computed
+    designs first (`envs.learner`), on the transpose of the learner's strategy, into ``out`` (k, B) if given."""
+    p = learner.strategy(context, mask).T
+    if restricted:
+        p = p * mask.T
+    total = design_sum(p)
+    if (total > 0).all():
+        return np.divide(p, total, out=out).T
+    uniform = mask.T / mask.sum(axis=1)
+    return np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform).T
+
+
+def _strides(shape: tuple[int, ...]) -> np.ndarray:
+    """Row-major strides of a profile of ``shape``: profile @ strides is its flat index."""
+    return np.array([int(np.prod(shape[i + 1:])) for i in range(len(shape))], dtype=np.int64)
 
 
 def _inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """One index per row of the cumulative distributions ``cdf`` (B or 1, M) from uniforms ``u`` (B,)."""
-    return np.minimum((cdf < u[:, None]).sum(axis=1), cdf.shape[1] - 1)
+    """One index per column of the cumulative distributions ``cdf``, designs first (M, B or 1), from uniforms
+    ``u`` (B,): the number of entries below u (counted in the smallest integers that hold M), at most M - 1."""
+    below = np.add.reduce(cdf < u, axis=0, dtype=np.min_scalar_type(len(cdf)))
+    return np.minimum(below, len(cdf) - 1).astype(np.int64)
 
 
-def _draw(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Inverse-CDF draws: one design per row of ``probs`` (B, k) from uniforms ``u`` (B,)."""
-    return _inverse_cdf(np.cumsum(probs, axis=1), u)
+def _draw(probs: np.ndarray, u: np.ndarray, cdf: np.ndarray | None = None) -> np.ndarray:
+    """Inverse-CDF draws: one design per game from the strategies ``probs``, designs first (k, B), and
+    uniforms ``u`` (B,); ``cdf`` (k, B) may hold the cumulative sums."""
+    return _inverse_cdf(design_cumsum(probs, cdf), u)

@@ -3,6 +3,7 @@
 A learner object holds B independent copies (one per game in the batch) of one stakeholder's
 learning rule over its k designs. Contextual learners keep one state per *context* (the private
 recommendation the stakeholder received, or "none"), so that they can learn whether obeying pays.
+Below the protocol: the designs-first arithmetic that the engine and the rules share.
 """
 from __future__ import annotations
 
@@ -45,3 +46,57 @@ class Learner(Protocol):
 
 #: learner_factory(player index, k designs, batch, payoff bounds (low, high)) -> Learner
 LearnerFactory = Callable[[int, int, int, tuple[float, float]], Learner]
+
+
+# ----------------------------------------------------------------- designs-first arithmetic
+# The engine and the rules compute strategies designs first, as (k, B) arrays: numpy loops once per row
+# when it reduces, accumulates or broadcasts along a short last axis, so B rows of k designs cost B loops,
+# while k rows of B games cost k. The results keep the bits of the (B, k) formulas they replace.
+
+#: a batch at least this many times longer than its k designs is computed on a (k, B) copy
+LONG_BATCH = 16
+
+
+def designs_first(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(k, B) of x (B, k): a contiguous copy (into ``out`` if given) when the batch is long and k <= 128,
+    else the view x.T."""
+    batch, k = x.shape
+    if batch < LONG_BATCH * k or k > 128:
+        return x.T
+    out = np.empty((k, batch)) if out is None else out
+    np.copyto(out, x.T)
+    return out
+
+
+def design_sum(x: np.ndarray) -> np.ndarray:
+    """x.sum(axis=0) of x (k, B), with the bits numpy gives each C-ordered row of x.T (B, k): numpy adds a row
+    pairwise from 0 (eight running sums combined as a tree, then the rest; sequentially below eight), an order
+    that depends on the memory layout, so unless x.T is such rows it is rebuilt here from k additions of rows."""
+    k = x.shape[0]
+    if x.T.flags.c_contiguous or k > 128:
+        return np.ascontiguousarray(x.T).sum(axis=1)
+    if k < 8:
+        total = x[0] + 0.0                       # numpy starts from 0: a sum of -0.0 is 0.0
+        for row in x[1:]:
+            total += row
+        return total
+    lanes = x[:8] if k < 16 else x[:8] + x[8:16]
+    for start in range(16, k - k % 8, 8):
+        lanes += x[start:start + 8]
+    total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    for row in x[k - k % 8:]:
+        total += row
+    total += 0.0
+    return total
+
+
+def design_cumsum(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """np.cumsum(x, axis=0) of x (k, B), the same sequential sums; row by row (into ``out`` if given) unless
+    x.T is C-ordered rows (numpy's accumulate loops over the B columns)."""
+    if x.T.flags.c_contiguous:
+        return np.cumsum(x.T, axis=1).T
+    out = np.empty_like(x) if out is None else out
+    out[0] = x[0]
+    for j in range(1, len(x)):
+        np.add(out[j - 1], x[j], out=out[j])
+    return out

@@ -106,14 +106,20 @@ def test_voucher_lambda_limits():
     assert vouchers_mediator(game, lam=1e4).welfare == pytest.approx(correlated_equilibrium(game).welfare, abs=1e-6)
 
 
-def test_stranded_voucher_mass_moves_to_a_live_cell_with_the_same_recommendation():
+def test_a_recommendations_transfer_is_paid_on_its_most_likely_profile():
     game = make_game("bos")
-    p = np.array([[0.5, 0.0], [0.0, 0.5]])
-    t = np.zeros((2, 2, 2))
-    t[0][0, 1] = 0.3                                  # on (L, S), never recommended
+    p = np.array([[0.3, 0.2], [0.0, 0.5]])
+    t = np.array([[0.3, 0.1], [0.2, 0.0]])           # T_i(d): expected transfer to i when told d
     v = executable_vouchers(game, p, t)
-    assert v[0][0, 1] == 0 and v[0][0, 0] == pytest.approx(0.3 / 0.5)
-    assert (p * v).sum() == pytest.approx(t.sum())
+    assert v[0][0, 0] == pytest.approx(0.3 / 0.3) and v[0][1, 1] == pytest.approx(0.1 / 0.5)
+    assert v[1][0, 0] == pytest.approx(0.2 / 0.3)
+    assert np.count_nonzero(v) == 3
+    for i in range(2):                                # sum_{a_-i} p(d, a_-i) v_i(d, a_-i) = T_i(d)
+        np.testing.assert_allclose(np.moveaxis(p * v[i], i, 0).sum(axis=1), t[i])
+    # A design never recommended to P2 (S, column 1, has p = 0 here) gets no voucher: its constraints are vacuous.
+    p = np.array([[0.5, 0.0], [0.5, 0.0]])
+    v = executable_vouchers(game, p, np.array([[0.0, 0.0], [0.0, 0.4]]))
+    assert not v.any()
 
 
 def test_voucher_certificate_rejects_a_disobeyed_scheme():
