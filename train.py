@@ -315,6 +315,8 @@ def make_callbacks(c: TrainConfig, folder: Path, reference: tuple[float, dict, f
                 self.logger.record("mediator/gap_closed", np.nan if s["gap_closed"] is None else s["gap_closed"])
             self.logger.record("stakeholders/strategy_entropy", means.get("strategy_entropy", np.nan))
             self.logger.record("stakeholders/obedience_rate", means.get("obedience_rate", np.nan))
+            for key in sorted(k for k in means if "/" in k):     # per stakeholder: <player>/reward, ...
+                self.logger.record(f"stakeholders/{key}", means[key])
             elapsed = time.perf_counter() - self.start
             self.logger.record("time/steps_per_second", (self.num_timesteps - self.start_steps) / max(elapsed, 1e-9))
             self.rollouts += 1

@@ -105,15 +105,20 @@ class MediatorVecEnv(VecEnv):
     def step_wait(self):
         self.engine.set_interventions(self.decode(self._actions))
         totals = np.zeros((5, self.num_envs))
+        received = np.zeros((self.num_envs, self.game.n_players))
         for _ in range(self.act_every):
             r = self.engine.step()
             totals += np.stack([r.gross, r.net, r.paid, r.obeyed.mean(axis=1), self.engine.has_rec.astype(float)])
+            received += r.rewards
         self.t += self.act_every
         gross, net, paid, obeyed, recommended = totals / self.act_every
         strategies = self.engine.strategies()
         self.metrics = {"gross_welfare": gross, "net_welfare": net, "transfers_per_round": paid,
                         "obedience_rate": np.where(recommended > 0, obeyed, np.nan),
                         "strategy_entropy": _entropy(strategies)}
+        for i, player in enumerate(self.game.players):     # per stakeholder: what it received, how it mixes
+            self.metrics[f"{player}/reward"] = received[:, i] / self.act_every
+            self.metrics[f"{player}/strategy_entropy"] = _entropy([strategies[i]])
         rewards = (net / self.scales).astype(np.float32)
         done = self.t >= self.rounds
         obs = self.observe(strategies)

@@ -15,7 +15,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--num-envs", "4", "--rounds", "40", "--act-every", "10", "--eval-rounds", "400", "--eval-seeds", "2"]
 TAGS = {"mediator/gross_welfare", "mediator/net_welfare", "mediator/transfers_per_round", "mediator/gap_closed",
-        "stakeholders/strategy_entropy", "stakeholders/obedience_rate", "time/steps_per_second"}
+        "stakeholders/strategy_entropy", "stakeholders/obedience_rate", "time/steps_per_second",
+        "stakeholders/P1/reward", "stakeholders/P2/reward", "stakeholders/P2/strategy_entropy"}
 
 
 def train(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -100,10 +101,11 @@ def test_bad_hyperparameters_stop_before_training(tmp_path, args, message):
     assert not list(tmp_path.iterdir())
 
 
-def test_a_killed_run_resumes_from_its_checkpoint(tmp_path):
-    run = tmp_path / "k"
+def test_a_killed_two_level_run_resumes_from_its_checkpoint(tmp_path):
+    run = tmp_path / "k"      # a learned mediator over a mixed population: P1 Hedge, P2 PPO
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--run-name", "k", "--runs-dir", str(tmp_path),
-                             "--total-steps", "4096", "--checkpoint-every", "1024", *SMALL],
+                             "--stakeholders", "hedge,ppo", "--total-steps", "4096", "--checkpoint-every", "1024",
+                             *SMALL],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def newest_checkpoint() -> int:
