@@ -27,10 +27,11 @@ from envs.catalog import game_family, load_any
 from envs.intervention import Intervention
 from envs.game import OBJECTIVES, DesignGame, GameError
 from envs.io import atomic_write_json, atomic_write_with
+from envs.limits import check_engine
 from envs.logs import is_log_spec, load_log
 from envs.simulate import summarise
 from mediator.analysis import analyze, analyze_bayes
-from mediator.analytic import analytic_mediators
+from mediator.analytic import ANALYTIC, analytic_mediators
 from mediator.learned import LearnedMediator, model_file, read_run_config
 from mediator.equilibria import CertificateError
 from mediator.information import default_information_margin, state_mediators
@@ -144,11 +145,12 @@ def render(game: DesignGame, report: dict, d: int) -> str:
                 table(["equilibrium #", "profile", "payoffs", "welfare"],
                       [[str(j + 1), fmt_profile(p, d), fmt_vec(p["payoffs"], d), f"{p['welfare']:.{d}f}"]
                        for j, p in dominated])]
-    ratio = lambda x: "undefined (welfare <= 0)" if x is None else f"{x:.4f}"  # noqa: E731
+    ratio = lambda x: "undefined (no equilibrium found, or welfare <= 0)" if x is None else f"{x:.4f}"  # noqa: E731
     out += ["", table(["benchmark", "welfare"], [
         ["welfare optimum " + fmt_profile(opt, d), f"{opt['welfare']:.{d}f}"],
         ["best / worst Nash equilibrium", f"{max(e['welfare'] for e in report['nash']):.{d}f} / "
-                                          f"{min(e['welfare'] for e in report['nash']):.{d}f}"],
+                                          f"{min(e['welfare'] for e in report['nash']):.{d}f}" if report["nash"]
+         else f"none found ({report['nash_method']})"],
         ["best / worst correlated equilibrium", f"{ce['max_welfare']:.{d}f} / {ce['min_welfare']:.{d}f}"],
         ["best / worst coarse correlated eq.", f"{cce['max_welfare']:.{d}f} / {cce['min_welfare']:.{d}f}"],
     ]), "", f"price of anarchy {ratio(report['price_of_anarchy'])}; price of stability "
@@ -498,6 +500,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         population(args.learners, game.n_players)
     except ValueError as e:
         raise UsageError(f"--learners: {e}") from None
+    if args.rounds:                     # before any work: every mediator's seeds may run as one engine batch
+        check_engine(game.shape, args.seeds * (1 + len(ANALYTIC) + len(args.mediator)))
     if isinstance(game, BayesGame):
         return run_state_game(args, game)
     if args.information_margin is not None:
@@ -536,6 +540,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as e:
         print(f"evaluate.py: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MemoryError:  # a step whose size guard (envs/limits.py) underestimated it
+        print("evaluate.py: error: out of memory; analyse a sub-game with fewer players or designs", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

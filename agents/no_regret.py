@@ -9,8 +9,9 @@ a learner given ``contexts`` = M keeps one row per value of its private signal (
 state), which are not designs, so the trust in recommendations does not apply.
 
 Rules see payoffs mapped to [0, 1] by x -> (x - low) / (high - low), where ``bounds = (low, high)``
-is the payoff range (the engine passes min u and max u + the largest payment on offer), clipped to
-[0, 1] should a reward leave it. Normalising by the range rather than by max |u| keeps small
+is the payoff range (the engine passes min u and max u + the largest payment on offer; arrays (B,) give
+each copy its own, as when copies under different mediators share a batch), clipped to [0, 1] should a
+reward leave it. Normalising by the range rather than by max |u| keeps small
 payoff gaps (Example 1's 0.05) as large as possible for the learner.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from envs.learner import Feedback, design_sum, designs_first
 
 def softmax(eta: np.ndarray, s: np.ndarray) -> np.ndarray:
     """exp(eta s) / sum exp(eta s) over the designs of s (k, B), shifted by max s so it cannot overflow."""
-    z = s - s.max(axis=0)
+    z = s - np.maximum.reduce(s, axis=0)
     z *= eta
     np.exp(z, out=z)
     z /= design_sum(z)
@@ -54,32 +55,38 @@ class ContextualRule(ABC):
             raise ValueError(f"k must be >= 1, got {k}")
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
-        low, high = (float(x) for x in bounds)
-        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        low, high = (np.asarray(x, dtype=float) for x in bounds)
+        if low.shape != high.shape or low.shape not in ((), (batch,)):
+            raise ValueError(f"bounds must be two numbers or two arrays of the batch's length {batch}")
+        if not (np.isfinite(low).all() and np.isfinite(high).all() and (low < high).all()):
             raise ValueError(f"bounds must be finite with low < high, got {bounds}")
         self.k, self.batch, self.contextual = k, batch, contextual
-        self.low, self.width = low, high - low
+        self.low, self.width = (float(low), float(high - low)) if low.ndim == 0 else (low, high - low)
         rows = (k + 1 if contexts is None else int(contexts)) if contextual else 1
         self.state = np.zeros((batch, rows, k))
         self.count = np.zeros(self.state.shape[:2], dtype=np.int64)
         # scratch, rewritten every round: the state rows designs first (k, B) while a strategy is computed,
         # then the unit payoff vectors (B, k) of an update
         self._scratch = np.empty(k * batch)
-        self._games = np.arange(batch)
+        self._first_rows = np.arange(batch) * rows                 # each copy's first row in the flat state
+        self._designs = np.arange(k)[:, None]
 
     def _rows(self, context: np.ndarray) -> np.ndarray | None:
         """Each game's row of the state flattened to (B C, k): its context's if contextual, else None (row 0)."""
         if not self.contextual:
             return None
         context = np.asarray(context, dtype=np.int64)
-        if ((context < 0) | (context >= self.state.shape[1])).any():
+        if context.view(np.uint64).max() >= self.state.shape[1]:              # a negative context wraps around
             raise ValueError(f"contexts must lie in 0..{self.state.shape[1] - 1}")
-        return self._games * self.state.shape[1] + context
+        return self._first_rows + context
 
     def unit(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Payoffs mapped from [low, high] to [0, 1] (clipped), into ``out`` if given."""
-        y = np.subtract(x, self.low, out=np.empty(np.shape(x)) if out is None else out)
-        y /= self.width
+        """Payoffs (B, k) or rewards (B,) mapped from [low, high] to [0, 1] (clipped), into ``out`` if given."""
+        low, width = self.low, self.width
+        if np.ndim(low) and np.ndim(x) == 2:                  # per-copy bounds over each copy's payoff vector
+            low, width = low[:, None], width[:, None]
+        y = np.subtract(x, low, out=np.empty(np.shape(x)) if out is None else out)
+        y /= width
         return y.clip(0.0, 1.0, out=y)
 
     def strategy(self, context: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -107,8 +114,7 @@ class ContextualRule(ABC):
         experience in that context (m = trust_rounds): stakeholders start by taking the platform's
         default and keep doing so only if it pays."""
         w = np.where(context < self.k, self.trust * self.trust_rounds / (self.trust_rounds + n), 0.0)
-        told = np.arange(self.k)[:, None] == context
-        return (1 - w) * p + w * told
+        return (1 - w) * p + w * (self._designs == context)
 
     def update(self, feedback: Feedback) -> None:
         """Update the state row of each game's context (only those rows) and its count."""
@@ -143,10 +149,10 @@ class Hedge(ContextualRule):
         super().__init__(k, batch, contextual, bounds, **trust)
         if eta is not None and not 0 < eta < np.inf:
             raise ValueError(f"eta must be positive and finite, got {eta}")
-        self.eta = eta
+        self.eta, self._rate = eta, 8 * np.log(k)
 
     def _policy(self, s: np.ndarray, n: np.ndarray) -> np.ndarray:
-        eta = np.sqrt(8 * np.log(self.k) / (n + 1)) if self.eta is None else np.full(n.shape, self.eta)
+        eta = np.sqrt(self._rate / (n + 1)) if self.eta is None else np.full(n.shape, self.eta)
         return softmax(eta, s)
 
     def _step(self, s: np.ndarray, feedback: Feedback) -> np.ndarray:

@@ -2,8 +2,11 @@
 
 A `PPOLearner` is a `envs.learner.Learner` like Hedge, so it runs wherever no-regret rules run (the
 mediator's VecEnv, evaluate.py's dynamics, sweeps) and a mixed population (``hedge,ppo``) is one rule
-per player. Its observation is what the stakeholder knows before acting: the designs allowed to it and
-the recommendation it received (one-hot, "none" included). The engine draws the design from the
+per player. Its observation is what the stakeholder knows before acting, as in the PettingZoo env: the
+designs allowed to it, the recommendation it received (one-hot, "none" included) and the payoffs it is
+offered, transfers included: each design's worst and best u_i + t_i over the others' designs (given by
+the engine through `see_payoffs`). Without the offer a policy shared by copies under different payments
+could not tell them apart, and a mediator's subsidy would move its own stakeholders no more than the others'. The engine draws the design from the
 policy's probabilities with its own random stream, so one seed gives one trajectory; every ``n_steps``
 rounds the B copies' rounds fill SB3's rollout buffer (the engine's probability is the log-prob of the
 action taken) and SB3's own PPO step updates the policy. Rewards are utilities (with payments)
@@ -52,7 +55,8 @@ class PPOLearner:
                              f"ent_coef={ent_coef}, width={width}")
         self.k, self.batch, self.contextual = k, batch, contextual
         self.low, self.width = low, high - low
-        obs_space = spaces.Box(0.0, 1.0, (2 * k + 1,), np.float32)
+        self.offer = np.zeros((batch, 2 * k), np.float32)          # until the engine shows the payoffs
+        obs_space = spaces.Box(0.0, 1.0, (4 * k + 1,), np.float32)
         venv = DummyVecEnv([lambda: _Spaces(obs_space, spaces.Discrete(k))] * batch)
         with torch.random.fork_rng():        # the policy's initial weights from its own seed, not the global stream
             torch.manual_seed(seed)
@@ -65,11 +69,18 @@ class PPOLearner:
         self.starts = np.ones(batch, dtype=np.float32)
         self.shuffles = np.random.RandomState(seed)     # SB3 shuffles minibatches with the global numpy stream
 
+    def see_payoffs(self, payoffs: np.ndarray) -> None:
+        """The round's offer: ``payoffs`` (B, k, K_-i) is u_i + t_i per own design and others' profile; the
+        policy sees each design's worst and best value, mapped to [0, 1] by the payoff bounds."""
+        worst_best = np.concatenate([payoffs.min(axis=2), payoffs.max(axis=2)], axis=1)
+        self.offer = np.clip((worst_best - self.low) / self.width, 0.0, 1.0).astype(np.float32)
+
     def _observation(self, context: np.ndarray, mask: np.ndarray) -> torch.Tensor:
-        """(B, 2k + 1): the allowed designs and the one-hot recommendation (index k: none, or not contextual)."""
+        """(B, 4k + 1): the allowed designs, the one-hot recommendation (index k: none, or not contextual)
+        and the offer (`see_payoffs`)."""
         rec = np.zeros((self.batch, self.k + 1), np.float32)
         rec[np.arange(self.batch), np.asarray(context) if self.contextual else self.k] = 1.0
-        return torch.as_tensor(np.concatenate([np.asarray(mask, np.float32), rec], axis=1))
+        return torch.as_tensor(np.concatenate([np.asarray(mask, np.float32), rec, self.offer], axis=1))
 
     def strategy(self, context: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The masked softmax of the policy's logits (what MaskablePPO's distribution samples from)."""

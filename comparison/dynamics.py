@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from agents.dynamics import learner_factory, recommends, run_learners
+from agents.dynamics import learner_factory, recommends, run_fixed, run_learners
 from envs.catalog import game_family
 from envs.codec import FAMILIES, joint_bounds
 from envs.game import DesignGame
@@ -28,10 +28,16 @@ from comparison.usage import UsageError
 def run_dynamics(game: DesignGame, report: dict, mediators: Mapping[str, Mediator], learners: str,
                  rounds: int, seeds: int, seed: int = 0, lam: float = 1.0, contextual: str = "auto",
                  trust: float = 0.5) -> None:
-    """Every mediator through the same engine, learners and seeds; fills each ``dynamic`` object."""
+    """Every mediator through the same engine, learners and seeds; fills each ``dynamic`` object. The fixed
+    mediators run as the blocks of one batch (`agents.dynamics.run_fixed`), the learned ones one by one."""
     report["learners"] = learners
+    fixed = {name: m for name, m in mediators.items() if isinstance(m, Intervention)}
+    label = f"{len(fixed)} fixed mediators" if len(fixed) > 1 else next(iter(fixed), None)
+    runs = dict(zip(fixed, run_fixed(game, list(fixed.values()), learners, rounds, [(seed, seeds)], lam, contextual,
+                                     trust, progress=label))) if fixed else {}
     for name, mediator in mediators.items():
-        traj = run_learners(game, mediator, learners, rounds, seeds, seed, lam, contextual, trust, progress=name)
+        traj = runs[name] if name in runs else run_learners(game, mediator, learners, rounds, seeds, seed, lam,
+                                                            contextual, trust, progress=name)
         report["mediators"].setdefault(name, {})["dynamic"] = summarise(game, traj)
 
 
@@ -51,11 +57,10 @@ def reference_nets(game: DesignGame, families: Sequence[str], learners: str, rou
     """Mean net welfare per round over ``rounds`` rounds (a training episode) of no mediation and of the
     analytic counterparts of ``families``, with the learners a mediator of those families trains over."""
     contextual = "on" if "recommend" in families else "off"
-    nets = {}
-    for name in ["none", *counterparts(families)]:
-        mediator = Intervention() if name == "none" else analytic_mediator(name, game, lam=lam).intervention
-        traj = run_learners(game, mediator, learners, rounds, seeds, seed, lam, contextual, trust)
-        nets[name] = float(traj.net.mean())
+    names = ["none", *counterparts(families)]
+    fixed = [Intervention() if name == "none" else analytic_mediator(name, game, lam=lam).intervention for name in names]
+    trajectories = run_fixed(game, fixed, learners, rounds, [(seed, seeds)], lam, contextual, trust)
+    nets = {name: float(traj.net.mean()) for name, traj in zip(names, trajectories)}
     return nets.pop("none"), nets
 
 

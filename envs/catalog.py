@@ -15,6 +15,7 @@ import numpy as np
 
 from envs.bayes import BayesGame
 from envs.game import DesignGame, GameError
+from envs.limits import check_payoffs
 
 
 class CatalogError(GameError):
@@ -176,6 +177,7 @@ def random_game(n: int = 2, k: int | tuple[int, ...] = 3, kind: str = "uniform",
     shape = (k,) * n if isinstance(k, int) else tuple(k)
     if n < 2 or len(shape) != n or min(shape) < 1:
         raise CatalogError(f"a random game needs n >= 2 players with k >= 1 designs each (n={n}, k={k})")
+    check_payoffs(shape)
     rng = np.random.default_rng(seed)
     if kind == "uniform":
         u = rng.random((n, *shape))

@@ -6,7 +6,10 @@ learner's masked strategy, payoffs and payments are computed, learners update. T
 the single source of truth for a round; the PettingZoo env and the mediator's VecEnv are views
 of it. Randomness comes from one `numpy.random.Generator`, drawn in a fixed order each round
 (recommendations, then one uniform per stakeholder), so the same seed gives the same trajectory
-whether the designs are drawn here or chosen by outside agents.
+whether the designs are drawn here or chosen by outside agents. A batch may instead be R repeats of a
+block of copies whose numbers come from several streams (`BlockStreams`: each (seed, width) stream draws
+for its own copies): every copy then meets exactly the numbers it meets in an engine of that stream
+alone, so many mediators (one per repeat) and many seeds run as one batch with unchanged trajectories.
 
 A game with a state (`envs.bayes.BayesGame`, set by `set_signals`) opens a round by drawing the state s
 from the prior on a second generator of its own (spawned from the same seed), so that every way of
@@ -23,6 +26,7 @@ tests/test_engine_fixture.py holds it to the trajectories of the plain formulas,
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Sequence
 
 import numpy as np
@@ -31,6 +35,7 @@ from envs.bayes import BayesGame, Signals
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
 from envs.learner import Feedback, Learner, design_cumsum, design_sum
+from envs.limits import check_engine
 
 
 @dataclass(frozen=True)
@@ -48,20 +53,21 @@ class RoundResult:
     signal: np.ndarray | None = None      # (B, n) each stakeholder's private signal
     objective: np.ndarray | None = None   # (B,) the mediator's objective v(s, a) of the round
 
-    @property
+    # computed once per round result (the engine and the recording both read them)
+    @cached_property
     def rewards(self) -> np.ndarray:
         """What each stakeholder receives: utility plus payments."""
         return self.utilities + self.payments
 
-    @property
+    @cached_property
     def gross(self) -> np.ndarray:
         return self.utilities.sum(axis=1)
 
-    @property
+    @cached_property
     def paid(self) -> np.ndarray:
         return self.payments.sum(axis=1)
 
-    @property
+    @cached_property
     def net(self) -> np.ndarray:
         """Gross welfare minus lambda times the transfers paid."""
         return self.gross - self.lam * self.paid
@@ -72,15 +78,48 @@ class RoundResult:
         return self.profile == self.recommendation
 
 
+#: (seed, width): a random stream and how many consecutive copies of a block it draws for
+Stream = tuple[int | None, int]
+
+
+class BlockStreams:
+    """The random numbers of a batch of ``repeats`` repeats of a block of copies: each stream (seed, width)
+    draws for its own ``width`` copies of the block (as an engine of that stream and batch would), the
+    blocks' draws are concatenated and the block is repeated. Draws like ``Generator.random`` with the
+    batch first, the only call the engine makes."""
+
+    def __init__(self, generators: Sequence[np.random.Generator], widths: Sequence[int], repeats: int):
+        self.generators, self.widths, self.repeats = list(generators), [int(w) for w in widths], int(repeats)
+        self.batch = sum(self.widths) * self.repeats
+
+    def random(self, size: int | tuple[int, ...]) -> np.ndarray:
+        size = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+        if size[0] != self.batch:
+            raise ValueError(f"the streams draw for a batch of {self.batch}, not {size[0]}")
+        return np.concatenate([g.random((w, *size[1:])) for g, w in zip(self.generators, self.widths)] * self.repeats)
+
+    def spawn(self) -> "BlockStreams":
+        """The streams of each generator's first spawned child (a state game's states), same layout."""
+        return BlockStreams([_child(g) for g in self.generators], self.widths, self.repeats)
+
+
+def _child(rng: np.random.Generator) -> np.random.Generator:
+    """The generator of ``rng``'s first spawned child seed sequence (a state game's stream)."""
+    return np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+
+
 class Engine:
-    """B copies of ``game`` with one learner object (holding B copies) per stakeholder."""
+    """B copies of ``game`` with one learner object (holding B copies) per stakeholder. ``seed`` is one
+    stream for the batch, or a list of (seed, width) streams for a block of copies repeated ``repeats``
+    times (`BlockStreams`; one stream of the whole batch is the same as its seed alone)."""
 
     def __init__(self, game: DesignGame, learners: Sequence[Learner] | None, batch: int = 1,
-                 lam: float = 1.0, seed: int | None = None):
+                 lam: float = 1.0, seed: int | None | Sequence[Stream] = None, repeats: int = 1):
         if learners is not None and len(learners) != game.n_players:
             raise ValueError(f"{game.n_players} stakeholders need {game.n_players} learners, got {len(learners)}")
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
+        check_engine(game.shape, batch)
         self.game, self.learners, self.batch, self.lam = game, learners, batch, lam
         self.bayes: BayesGame | None = None
         self.signal: np.ndarray | None = None
@@ -92,20 +131,37 @@ class Engine:
             self._other_strides[np.arange(self.n) != i, i] = _strides(self.shape[:i] + self.shape[i + 1:])
         self._others = self.K // np.array(self.shape)                       # K_-i
         self._games = np.arange(batch)
+        # fixed index arithmetic of a round: the flat index of a profile and of each a_-i in one product,
+        # each player's offset in a (n, K) table, each copy's offset in the (B, K_-i, k_i) transfer vectors
+        self._all_strides = np.concatenate([self.strides[:, None], self._other_strides], axis=1)
+        self._players = np.arange(self.n) * self.K
+        self._own, self._own_others = self._games * self.n * self.K, [self._games * m for m in self._others]
+        self._sizes = np.array(self.shape)
+        self._top, self._designs = self._sizes - 1, [np.arange(k)[None, :] for k in self.shape]
+        self._legal = np.zeros((batch, self.n), bool)
+        self._legal.setflags(write=False)
         # a stakeholder's strategies and their cumulative sums in a round, designs first (rewritten by each)
         self._probs, self._cdfs = np.empty((max(self.shape), batch)), np.empty((max(self.shape), batch))
         self._no_rec = np.tile(np.array(self.shape), (batch, 1))
         self._no_rec.setflags(write=False)
         self.set_payoffs(np.broadcast_to(game.payoffs, (batch, *game.payoffs.shape)))
-        self.reseed(seed)
+        self.reseed(seed, repeats)
         self.set_intervention(Intervention())
         self.clear_recommendations()
 
-    def reseed(self, seed: int | None) -> None:
+    def reseed(self, seed: int | None | Sequence[Stream], repeats: int = 1) -> None:
         """Restart the random streams: ``rng`` for the rounds and ``state_rng`` (its first spawned child)
-        for a state game's states."""
-        self.rng = np.random.default_rng(seed)
-        self.state_rng = np.random.default_rng(self.rng.bit_generator.seed_seq.spawn(1)[0])
+        for a state game's states; ``seed`` and ``repeats`` as in the constructor."""
+        streams = [(seed, self.batch)] if seed is None or isinstance(seed, (int, np.integer)) else list(seed)
+        widths = [w for _, w in streams]
+        if repeats < 1 or any(w < 1 for w in widths) or sum(widths) * repeats != self.batch:
+            raise ValueError(f"{repeats} repeats of streams of widths {widths} do not make a batch of {self.batch}")
+        if len(streams) == 1 and repeats == 1:
+            self.rng = np.random.default_rng(streams[0][0])
+            self.state_rng = _child(self.rng)
+        else:
+            self.rng = BlockStreams([np.random.default_rng(s) for s, _ in streams], widths, repeats)
+            self.state_rng = self.rng.spawn()
 
     def set_payoffs(self, payoffs: np.ndarray) -> None:
         """One payoff tensor per game, (B, n, k_1, ..., k_n): each game of the batch may be a different
@@ -116,7 +172,12 @@ class Engine:
         shared = payoffs.strides[0] == 0                                      # one game broadcast to the batch
         self._tables = np.ascontiguousarray((payoffs[:1] if shared else payoffs).reshape(-1, self.n, self.K))
         self._vectors = self._vector_tables(self._tables)
-        self._table_of = np.zeros(self.batch, np.int64) if shared else self._games
+        self._select(np.zeros(self.batch, np.int64) if shared else self._games)
+
+    def _select(self, table_of: np.ndarray) -> None:
+        """Each copy plays the table ``table_of`` (B,) this round: its offsets in the tables and vector tables."""
+        self._table_of, self._table_rows = table_of, table_of * (self.n * self.K)
+        self._vector_rows = [table_of * m for m in self._others]
 
     def _vector_tables(self, tables: np.ndarray) -> list[np.ndarray]:
         """Per player i, the vectors x_i(., a_-i) of the tables x (G, n, K): row g K_-i + (index of a_-i) of
@@ -198,9 +259,21 @@ class Engine:
     @property
     def payoff_bounds(self) -> tuple[float, float]:
         """(min u, max u + the largest payment on offer): the range learners normalise rewards by."""
-        extra = float(self.transfers.max(initial=0.0)) + float(self.vouchers.max(initial=0.0))
+        low, high = self._bounds(self.transfers.max(initial=0.0), self.vouchers.max(initial=0.0))
+        return float(low), float(high)
+
+    @property
+    def copy_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(B,) each copy's `payoff_bounds` with only its own payments on offer: a block under one intervention
+        gets the bounds an engine under that intervention alone gives."""
+        largest = [x.reshape(self.batch, -1).max(axis=1, initial=0.0) for x in (self.transfers, self.vouchers)]
+        low, high = self._bounds(*largest)
+        return np.broadcast_to(low, high.shape), high
+
+    def _bounds(self, transfer: np.ndarray, voucher: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """min u and max u + (largest transfer + largest voucher, at least 1e-12) of the payoff tables."""
         table = self._tables if self.bayes is None else self.state_payoffs
-        return float(table.min()), float(table.max()) + max(extra, 1e-12)
+        return table.min(), table.max() + np.maximum(transfer + voucher, 1e-12)
 
     # ----------------------------------------------------------------- one round
     def draw_recommendations(self) -> np.ndarray:
@@ -216,7 +289,7 @@ class Engine:
             flat = np.minimum(np.searchsorted(self.rec_cdf[0], u), self.K - 1)
         else:
             flat = _inverse_cdf(self.rec_cdf.T, u)
-        rec = np.stack(np.unravel_index(flat, self.shape), axis=1)
+        rec = flat[:, None] // self.strides % self._sizes               # the profile of each flat index
         self.recommendation = np.where(self.has_rec[:, None], rec, self._no_rec)
         return self.recommendation
 
@@ -226,7 +299,8 @@ class Engine:
         self.state = _inverse_cdf(self.prior_cdf[:, None], self.state_rng.random(self.batch))
         flat = _inverse_cdf(self.signal_cdf[self.state].T, self.rng.random(self.batch))
         self.signal = np.stack(np.unravel_index(flat, self.signals.sizes), axis=1)
-        self._tables, self._vectors, self._table_of = self.state_payoffs, self.state_vectors, self.state
+        self._tables, self._vectors = self.state_payoffs, self.state_vectors
+        self._select(self.state)
         self.recommendation = self.signal.copy() if self.signals.recommends else self._no_rec
         return self.recommendation
 
@@ -237,6 +311,7 @@ class Engine:
     def strategies(self) -> list[np.ndarray]:
         """Each stakeholder's masked mixed strategy (B, k_i) for the coming round."""
         context = self.context
+        self._show_offers()
         return [_masked(learner, context[:, i], mask, restricted)
                 for i, (learner, mask, restricted) in enumerate(zip(self.learners, self.masks, self._restricted))]
 
@@ -246,15 +321,28 @@ class Engine:
                 for learner, mask, restricted, size in zip(self.learners, self.masks, self._restricted,
                                                            self.signals.sizes)]
 
+    def offered(self, i: int) -> np.ndarray:
+        """(B, k_i, K_-i): u_i + t_i of each of stakeholder i's designs against each profile of the others,
+        the payoffs on offer this round (what the PettingZoo env shows stakeholder i)."""
+        u = self._tables[self._table_of, i] + self.transfers[:, i]                  # (B, K)
+        return np.moveaxis(u.reshape(self.batch, *self.shape), i + 1, 1).reshape(self.batch, self.shape[i], -1)
+
+    def _show_offers(self) -> None:
+        """Learners that read the offer (`see_payoffs`: PPO stakeholders) are shown it before they choose."""
+        for i, learner in enumerate(self.learners):
+            if hasattr(learner, "see_payoffs"):
+                learner.see_payoffs(self.offered(i))
+
     def play(self, actions: np.ndarray | None = None) -> RoundResult:
         """Play the round: draw designs from the learners (or take ``actions``, shape (B, n)), pay, update."""
         if self.bayes is not None and self.state is None:
             raise RuntimeError("a state game's round starts with draw_signals (or step)")
         u = self.rng.random((self.batch, self.n))
-        illegal = np.zeros((self.batch, self.n), bool)
+        illegal = self._legal
         if actions is None:
             profile, chosen = np.empty((self.batch, self.n), np.int64), np.empty((self.batch, self.n))
             context = self.context
+            self._show_offers()
             for i, (learner, mask, restricted, k) in enumerate(zip(self.learners, self.masks, self._restricted,
                                                                    self.shape)):
                 p = _masked(learner, context[:, i], mask, restricted, self._probs[:k]).T      # (k, B)
@@ -294,30 +382,28 @@ class Engine:
              illegal: np.ndarray) -> tuple[RoundResult, list[np.ndarray]]:
         """Utilities and payments of the played profiles, and every stakeholder's payoff vector
         u_i(d, a_-i) + t_i(d, a_-i) + v_i (the voucher only if d and a_-i follow the recommendation)."""
-        nK = self.n * self.K
-        flat = profile @ self.strides                                         # (B,)
-        others = profile @ self._other_strides                                # (B, n) index of a_-i
-        players = np.arange(self.n) * self.K
-        utilities = self._tables.reshape(-1)[(self._table_of * nK + flat)[:, None] + players]   # (B, n)
-        vectors = [table.take(self._table_of * m + others[:, i], axis=0)
-                   for i, (table, m) in enumerate(zip(self._vectors, self._others))]
-        own = self._games * nK
+        index = profile @ self._all_strides                                   # (B, 1 + n)
+        flat, others = index[:, 0], index[:, 1:]                              # the profile's, and each a_-i's
+        utilities = self._tables.reshape(-1)[(self._table_rows + flat)[:, None] + self._players]   # (B, n)
+        vectors = [table.take(rows + others[:, i], axis=0)
+                   for i, (table, rows) in enumerate(zip(self._vectors, self._vector_rows))]
         if self.any_vouchers:
-            rec_flat = np.minimum(self.recommendation, np.array(self.shape) - 1) @ self.strides
+            rec_flat = np.minimum(self.recommendation, self._top) @ self.strides
             follows = self.has_rec[:, None] & (profile == self.recommendation)            # (B, n)
-            voucher = self.vouchers.reshape(-1)[(own + rec_flat)[:, None] + players]      # (B, n) on offer
-            payments = voucher * follows.all(axis=1, keepdims=True)
+            voucher = self.vouchers.reshape(-1)[(self._own + rec_flat)[:, None] + self._players]   # (B, n) on offer
+            payments = voucher * np.logical_and.reduce(follows, axis=1)[:, None]
         else:
             payments = np.zeros((self.batch, self.n))
         if self.any_transfers:
-            payments = payments + self.transfers.reshape(-1)[(own + flat)[:, None] + players]
-            vectors = [vector + table.take(self._games * m + others[:, i], axis=0)
-                       for i, (vector, table, m) in enumerate(zip(vectors, self._transfer_vectors, self._others))]
+            payments = payments + self.transfers.reshape(-1)[(self._own + flat)[:, None] + self._players]
+            vectors = [vector + table.take(rows + others[:, i], axis=0)
+                       for i, (vector, table, rows) in enumerate(zip(vectors, self._transfer_vectors, self._own_others))]
         if self.any_vouchers:
-            others_follow = (~follows).sum(axis=1)[:, None] - ~follows == 0                # (B, n)
-            for i, k in enumerate(self.shape):
-                gets_voucher = others_follow[:, [i]] & (np.arange(k) == self.recommendation[:, [i]])
-                vectors[i] = vectors[i] + voucher[:, [i]] * gets_voucher
+            strays = ~follows
+            others_follow = np.add.reduce(strays, axis=1)[:, None] == strays              # (B, n) all others follow
+            for i, designs in enumerate(self._designs):
+                gets_voucher = others_follow[:, i:i + 1] & (designs == self.recommendation[:, i:i + 1])
+                vectors[i] = vectors[i] + voucher[:, i:i + 1] * gets_voucher
         result = RoundResult(profile, self.recommendation.copy(), utilities, payments, chosen, self.lam, illegal)
         if self.bayes is not None:
             result = replace(result, state=self.state.copy(), signal=self.signal.copy(),
@@ -334,7 +420,7 @@ def _masked(learner: Learner, context: np.ndarray, mask: np.ndarray, restricted:
     if restricted:
         p = p * mask.T
     total = design_sum(p)
-    if (total > 0).all():
+    if np.minimum.reduce(total) > 0:                     # (total > 0).all(), NaN included, in one pass
         return np.divide(p, total, out=out).T
     uniform = mask.T / mask.sum(axis=1)
     return np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform).T

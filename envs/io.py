@@ -26,6 +26,7 @@ import numpy as np
 
 from envs.bayes import BayesGame
 from envs.game import DesignGame, GameError
+from envs.limits import TooLarge, check_json_text, check_payoffs
 
 PathLike = str | os.PathLike
 
@@ -184,7 +185,9 @@ def _tags(path: PathLike, value: Any, shape: tuple[int, ...]) -> list:
 
 # ----------------------------------------------------------------------------- JSON
 def _json_object(path: PathLike) -> dict:
-    """The file's top-level JSON object."""
+    """The file's top-level JSON object (its size checked first: parsed lists take several times the text)."""
+    with contextlib.suppress(OSError):            # an unreadable file is read_text's one-line error
+        check_json_text(path, os.path.getsize(path))
     text = read_text(path)
     try:
         data = json.loads(text)
@@ -225,6 +228,14 @@ def _players_designs(path: PathLike, data: dict) -> tuple[list[str], list, tuple
     return players, designs, tuple(len(ds) for ds in designs)
 
 
+def _check_size(path: PathLike, shape: tuple[int, ...], states: int = 1) -> None:
+    """The declared shape's payoff tensors (one per state) fit in memory, checked before they are built."""
+    try:
+        check_payoffs(shape, copies=3 * states)
+    except TooLarge as e:
+        raise TooLarge(f"{path}: designs: {e}") from None
+
+
 def read_game_json(path: PathLike) -> DesignGame:
     """Read and strictly validate a JSON game file (the contract is in the module docstring)."""
     return _design_game(path, _json_object(path))
@@ -236,6 +247,7 @@ def _design_game(path: PathLike, data: dict) -> DesignGame:
         raise err(path, "states", "a game with states (a Bayesian game file): only evaluate.py analyses those")
     _check_keys(path, data, _REQUIRED, _KEYS)
     players, designs, shape = _players_designs(path, data)
+    _check_size(path, shape)
     payoffs = _tensor(path, "payoffs", data["payoffs"], (len(players), *shape))
     tags = _tags(path, data["tags"], shape) if "tags" in data else None
     stderr = data.get("payoff_stderr")
@@ -274,6 +286,7 @@ def _bayes_game(path: PathLike, data: dict) -> BayesGame:
     prior = _tensor(path, "prior", data["prior"], (len(states),), nonnegative=True)
     if abs(prior.sum() - 1.0) > PRIOR_TOL:
         raise err(path, "prior", f"must sum to 1, sums to {prior.sum():.12g}")
+    _check_size(path, shape, len(states))
     payoffs = _tensor(path, "payoffs", data["payoffs"], (len(states), len(players), *shape))
     objective = data.get("objective")
     if objective is not None:

@@ -1,19 +1,20 @@
 """Run learning stakeholders under a fixed intervention through the engine and summarise the dynamics.
 
 All S seeds run at once as the B = S games of one engine, so every mediator is compared on the
-same learners, the same number of rounds and the same random stream.
+same learners, the same number of rounds and the same random stream; `simulate_blocks` runs many fixed
+mediators (and seeds of their own streams) as blocks of one batch, each block as it would run alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, Sequence, Union
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit
 from tqdm.auto import tqdm
 
 from envs.bayes import BayesGame, Signals, expected_outcome
-from envs.engine import Engine
+from envs.engine import Engine, Stream
 from envs.game import DesignGame
 from envs.intervention import Intervention
 from envs.learner import LearnerFactory
@@ -50,12 +51,13 @@ class Trajectory:
     final_payoffs: np.ndarray | None = None     # (S, n) their exact E[u_i]
 
     def copies(self, index: slice) -> "Trajectory":
-        """The same series for a subset of the copies (one game's seeds in a batch of games)."""
+        """The same series for a subset of the copies (one game's seeds in a batch of games), contiguous as
+        in a run of those copies alone, so that a summary reduces them in the same order."""
         def pick(x: np.ndarray | None, per_round: bool = False) -> np.ndarray | None:
-            return None if x is None else x[:, index] if per_round else x[index]
+            return None if x is None else np.ascontiguousarray(x[:, index] if per_round else x[index])
 
-        return Trajectory(self.gross[:, index], self.net[:, index], self.paid[:, index], self.obeyed[:, index],
-                          self.utilities[:, index], [s[index] for s in self.final_strategies], self.has_recommendation,
+        return Trajectory(*(pick(x, True) for x in (self.gross, self.net, self.paid, self.obeyed, self.utilities)),
+                          [pick(s) for s in self.final_strategies], self.has_recommendation,
                           pick(self.objective, True), pick(self.final_objective), pick(self.final_payoffs))
 
 
@@ -81,23 +83,50 @@ def simulate(game: DesignGame | BayesGame, mediator: Mediator | Sequence[Interve
         engine.set_signals(bayes, signals)
     bounds = bounds or engine.payoff_bounds
     engine.learners = [learner_factory(i, k, seeds, bounds) for i, k in enumerate(game.shape)]
-    series = np.zeros((4, rounds, seeds))
-    utilities = np.zeros((rounds, seeds, game.n_players))
-    objective = None if bayes is None else np.zeros((rounds, seeds))
     recommends = (fixed is not None and any(m.recommendation is not None for m in fixed)
                   or bayes is not None and signals.recommends)
-    choosers = np.array(game.shape) > 1          # a state game's dummy (the persuasion sender) cannot disobey
+    return _run(engine, rounds, recommends, policy, progress)
+
+
+def simulate_blocks(game: DesignGame, interventions: Sequence[Intervention], learner_factory: LearnerFactory,
+                    rounds: int, streams: Sequence[Stream], lam: float = 1.0,
+                    progress: str | None = None) -> list[Trajectory]:
+    """One engine batch of a block of copies per intervention, the block's copies drawing from ``streams``
+    ((seed, width) each, `envs.engine.BlockStreams`): per intervention, the trajectory ``simulate`` gives
+    under it alone (a stream of ``seeds`` copies per (seed, seeds)), its copies in the streams' order. Each
+    block's learners normalise by the bounds its own intervention gives (`Engine.copy_bounds`); a learner
+    factory that builds its rule the same way for every block keeps every copy's trajectory exact."""
+    width = sum(w for _, w in streams)
+    engine = Engine(game, None, batch=width * len(interventions), lam=lam, seed=streams, repeats=len(interventions))
+    engine.set_interventions([m for m in interventions for _ in range(width)])
+    low, high = engine.copy_bounds
+    bounds = (low[0], high[0]) if (high == high[0]).all() else (low, high)       # one range: plain numbers
+    engine.learners = [learner_factory(i, k, engine.batch, bounds) for i, k in enumerate(game.shape)]
+    traj = _run(engine, rounds, False, None, progress)
+    return [replace(traj.copies(slice(j * width, (j + 1) * width)), has_recommendation=m.recommendation is not None)
+            for j, m in enumerate(interventions)]
+
+
+def _run(engine: Engine, rounds: int, recommends: bool, policy: MediatorPolicy | None,
+         progress: str | None) -> Trajectory:
+    """``rounds`` rounds of the engine's learners (a ``policy`` deciding every ``act_every`` rounds), recorded."""
+    seeds, n, bayes = engine.batch, engine.n, engine.bayes
+    series = np.zeros((4, rounds, seeds))
+    utilities = np.zeros((rounds, seeds, n))
+    objective = None if bayes is None else np.zeros((rounds, seeds))
+    choosers = np.array(engine.shape) > 1          # a state game's dummy (the persuasion sender) cannot disobey
     obeyers = choosers if bayes is not None and choosers.any() else slice(None)
     for t in tqdm(range(rounds), desc=progress, disable=None if progress else True, leave=False, mininterval=0.5):
         if policy is not None and t % policy.act_every == 0:
             engine.set_interventions(policy.interventions(mediator_observation(engine)))
             recommends = recommends or bool(engine.has_rec.any())
         r = engine.step()
-        series[:, t] = r.gross, r.net, r.paid, r.obeyed[:, obeyers].mean(axis=1)
+        series[0, t], series[1, t], series[2, t] = r.gross, r.net, r.paid
+        series[3, t] = r.obeyed[:, obeyers].mean(axis=1)
         utilities[t] = r.utilities
         if objective is not None:
             objective[t] = r.objective
-    final = (None, None) if bayes is None else expected_outcome(bayes, signals, engine.signal_strategies(),
+    final = (None, None) if bayes is None else expected_outcome(bayes, engine.signals, engine.signal_strategies(),
                                                                engine.state_objective)
     engine.draw_recommendations()
     return Trajectory(*series, utilities, engine.strategies(), recommends, objective, *final)
@@ -108,7 +137,7 @@ def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     m = float(np.mean(x))
     if len(x) < 2:
         return m, m, m
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x)))
+    half = float(stdtrit(len(x) - 1, 0.5 + level / 2) * np.std(x, ddof=1) / np.sqrt(len(x)))   # Student's t quantile
     return m, m - half, m + half
 
 

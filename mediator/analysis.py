@@ -68,7 +68,7 @@ def none_mediator(game: DesignGame, eqs: list[NashEquilibrium], objective: str) 
     welfare = float(base.payoffs.sum())       # reported welfare is utilitarian, as for every mediator
     static = {"equilibrium": entry, "payoffs": _round(base.payoffs),
               "welfare": welfare, "transfers": 0.0, "net": welfare,
-              "equilibria_welfare": [min(e.welfare for e in eqs), max(e.welfare for e in eqs)],
+              "equilibria_welfare": [min(e.welfare for e in eqs), max(e.welfare for e in eqs)] if eqs else None,
               "explanation": text}
     return {"welfare": welfare, "transfers": 0.0, "net": welfare,
             "payoffs": static["payoffs"], "explanation": text, "static": static}
@@ -92,7 +92,8 @@ def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utili
     opt_profile, opt_welfare = welfare_optimum(game, objective)
     ce = [correlated_equilibrium(game, "ce", s, objective) for s in ("max", "min")]
     cce = [correlated_equilibrium(game, "cce", s, objective) for s in ("max", "min")]
-    best_ne, worst_ne = max(e.welfare for e in eqs), min(e.welfare for e in eqs)
+    welfares = [e.welfare for e in eqs]          # empty when --mixed none meets a game with no pure equilibrium
+    best_ne, worst_ne = (max(welfares), min(welfares)) if welfares else (None, None)
     report = {
         "game": game.name,
         "description": game.description,
@@ -105,9 +106,9 @@ def analyze(game: DesignGame, mixed: MixedMode = "auto", objective: str = "utili
         "optimum": profile_entry(game, opt_profile, objective),
         "correlated": correlated_entry(game, *ce),
         "coarse_correlated": correlated_entry(game, *cce),
-        "price_of_anarchy": ratio(opt_welfare, worst_ne),
-        "price_of_stability": ratio(opt_welfare, best_ne),
-        "value_of_correlation": ratio(ce[0].welfare, best_ne),
+        "price_of_anarchy": None if worst_ne is None else ratio(opt_welfare, worst_ne),
+        "price_of_stability": None if best_ne is None else ratio(opt_welfare, best_ne),
+        "value_of_correlation": None if best_ne is None else ratio(ce[0].welfare, best_ne),
         "mediators": {"none": none_mediator(game, eqs, objective)},
     }
     if mediators is True:

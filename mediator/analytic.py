@@ -15,6 +15,7 @@ from scipy.optimize import linprog
 
 from envs.game import DesignGame, default_margin, implementation_costs
 from envs.intervention import Intervention
+from envs.limits import check_lp, check_payoffs
 from mediator.equilibria import (
     CertificateError, CorrelatedOutcome, check_correlated, clean_distribution, correlated_equilibrium, obedience_matrix,
     tolerance,
@@ -50,6 +51,7 @@ def check_dominant(game: DesignGame, target: Sequence[int], margin: float) -> No
 def payments_mediator(game: DesignGame, objective: str = "utilitarian", lam: float = 1.0,
                       margin: float | None = None, target: Sequence[int] | None = None) -> MediatorResult:
     """k-implementation of the profile maximising net welfare W(z) - lambda * (cost paid at z)."""
+    check_payoffs(game.shape, copies=4)                               # costs, schedule, welfare, net
     margin = default_margin(game) if margin is None else margin
     realised = implementation_costs(game, margin).sum(axis=0)       # paid at the target itself
     welfare = game.welfare(objective)
@@ -95,6 +97,7 @@ def _correlated_lp(game: DesignGame, welfare_floor: float | None, dispersion_wei
                    objective: str) -> np.ndarray:
     """CE LP with Remark 2's fairness as max-min range: variables (p, hi, lo) with
     lo <= U_i(p) <= hi; minimise hi - lo subject to E[W] >= floor, or maximise E[W] - w (hi - lo)."""
+    check_lp(game.shape, "ce")
     n, K = game.n_players, game.n_profiles
     g = obedience_matrix(game)
     u = game.payoffs.reshape(n, K)
@@ -124,6 +127,7 @@ def _nash_welfare_ce(game: DesignGame) -> np.ndarray:
     their minimum m to be positive (footnote 6); a concave program solved with cvxpy."""
     import cvxpy as cp  # only this objective needs a conic solver
 
+    check_lp(game.shape, "ce")
     n, K = game.n_players, game.n_profiles
     shifted = game.payoffs.reshape(n, K) - game.payoffs.min() + 1.0
     p = cp.Variable(K, nonneg=True)
@@ -192,6 +196,7 @@ def voucher_lp(game: DesignGame, lam: float = 1.0, objective: str = "utilitarian
     T_i(d) = sum_{a_-i} t_i(d, a_-i) (expected transfer to i when told d), so sum_i k_i variables carry
     the optimum of its n K. ``margin`` = 0 is the paper's LP, a positive margin makes obeying strictly
     better by that much per recommendation. Returns (p, T), T[i, d] zero-padded to (n, max_i k_i)."""
+    check_lp(game.shape, "vouchers")
     n, K, shape = game.n_players, game.n_profiles, game.shape
     offsets = np.r_[0, np.cumsum(shape)[:-1]]                         # T_i(d) is variable offsets[i] + d
     owner = np.concatenate([o + np.nonzero(~np.eye(k, dtype=bool))[0] for o, k in zip(offsets, shape)])

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from envs.game import DesignGame
+from envs.limits import check_logit, check_lp, logit_fits, lp_size
 
 #: Relative tolerance of every certificate check (times the game's payoff scale).
 TOL = 1e-6
@@ -153,10 +154,14 @@ MixedMode = Literal["auto", "all", "one", "none"]
 
 
 def resolve_mixed(game: DesignGame, mixed: MixedMode) -> Literal["all", "one", "none"]:
-    """``auto``: every extreme equilibrium for two-player games up to ALL_MIXED_MAX_PROFILES profiles."""
+    """``auto``: every extreme equilibrium for two-player games up to ALL_MIXED_MAX_PROFILES profiles, else
+    one mixed equilibrium; for n > 2 players the pure ones and the logit path's, unless its size guard
+    refuses it (`envs.limits.check_logit`): then ``one`` (the logit path only where no pure one exists)."""
     if mixed != "auto":
         return mixed
-    return "all" if game.n_players > 2 or game.n_profiles <= ALL_MIXED_MAX_PROFILES else "one"
+    if game.n_players == 2:
+        return "all" if game.n_profiles <= ALL_MIXED_MAX_PROFILES else "one"
+    return "all" if logit_fits(game.shape) else "one"
 
 
 def nash_equilibria(game: DesignGame, mixed: MixedMode = "auto",
@@ -175,6 +180,7 @@ def nash_equilibria(game: DesignGame, mixed: MixedMode = "auto",
         from mediator.vertex import extreme_equilibria  # lazily: mediator.vertex builds on this module
         found += [list(s) for s in extreme_equilibria(game)]
     elif mixed == "all" or (mixed == "one" and not found):
+        check_logit(game.shape)
         found += _logit_equilibrium(game)
     eqs = _dedupe([_certified(game, s, objective) for s in found])
     return sorted(eqs, key=lambda e: (e.mixed, -e.welfare))
@@ -193,45 +199,53 @@ def _dedupe(eqs: list[NashEquilibrium], decimals: int = 7) -> list[NashEquilibri
 # --------------------------------------------------------------------------- correlated equilibria
 def _profile_columns(game: DesignGame, i: int) -> np.ndarray:
     """Flat profile index of (d, a_-i), arranged as an array of shape (k_i, K_-i)."""
-    flat = np.arange(game.n_profiles).reshape(game.shape)
+    flat = np.arange(game.n_profiles, dtype=index_dtype(game.n_profiles)).reshape(game.shape)
     return np.moveaxis(flat, i, 0).reshape(game.shape[i], -1)
+
+
+def index_dtype(n: int) -> type:
+    """The integer type of sparse indices up to ``n``: int32 while it fits (half the memory), else int64."""
+    return np.int32 if n < 2**31 else np.int64
 
 
 def obedience_matrix(game: DesignGame) -> sp.csr_matrix:
     """CE constraints as a sparse matrix G with G p >= 0 (p flattened over profiles).
 
     Row (i, d, d') holds sum_{a_-i} p(d, a_-i) [u_i(d, a_-i) - u_i(d', a_-i)]: player i, told d,
-    does not gain by playing d' instead.
+    does not gain by playing d' instead. Built straight into CSR arrays, one (d, all d') block at a
+    time, so the peak is the matrix itself (``envs.limits.lp_size`` counts it before it is built).
     """
-    rows, cols, vals, offset = [], [], [], 0
+    rows, cols, nnz = lp_size(game.shape, "ce")
+    data = np.empty(nnz)
+    indices = np.empty(nnz, index_dtype(max(nnz, cols)))
+    at = 0
     for i, k in enumerate(game.shape):
         u = np.moveaxis(game.payoffs[i], i, 0).reshape(k, -1)            # (k_i, K_-i)
-        d, dp = np.nonzero(~np.eye(k, dtype=bool))                        # ordered pairs d != d'
-        gain = u[d] - u[dp]                                               # (pairs, K_-i)
-        row_ids = offset + np.arange(len(d))
-        rows.append(np.repeat(row_ids, u.shape[1]))
-        cols.append(_profile_columns(game, i)[d].ravel())
-        vals.append(gain.ravel())
-        offset += len(d)
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(offset, game.n_profiles))
+        columns = _profile_columns(game, i)
+        for d in range(k):                                                # rows (i, d, d'), d' != d ascending
+            block = slice(at, at + (k - 1) * u.shape[1])
+            out = data[block].reshape(k - 1, u.shape[1])
+            np.subtract(u[d], u[:d], out=out[:d])                         # views: no (k - 1, K_-i) copy
+            np.subtract(u[d], u[d + 1:], out=out[d:])
+            indices[block].reshape(k - 1, u.shape[1])[:] = columns[d]
+            at = block.stop
+    lengths = np.concatenate([np.full(k * (k - 1), game.n_profiles // k) for k in game.shape])
+    indptr = np.r_[0, np.cumsum(lengths)].astype(indices.dtype)
+    return sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
 
 
-def coarse_matrix(game: DesignGame) -> np.ndarray:
-    """CCE constraints as a dense matrix H with H p >= 0.
+def coarse_matrix(game: DesignGame) -> sp.csr_matrix:
+    """CCE constraints as a sparse matrix H with H p >= 0.
 
     Row (i, d') holds sum_a p(a) [u_i(a) - u_i(d', a_-i)]: committing to the device beats
-    committing to d' in advance.
+    committing to d' in advance. It is the sum of the CE rows (i, d, d') over d, whose columns
+    (d, a_-i) are disjoint, so every entry is one CE entry, not a sum.
     """
-    blocks = []
-    for i, k in enumerate(game.shape):
-        u = np.moveaxis(game.payoffs[i], i, 0).reshape(k, -1)            # (k_i, K_-i)
-        gain = u[:, None, :] - u[None, :, :]                              # (d, d', K_-i)
-        block = np.zeros((k, game.n_profiles))
-        np.put_along_axis(block, np.broadcast_to(_profile_columns(game, i).ravel(), (k, game.n_profiles)),
-                          np.moveaxis(gain, 1, 0).reshape(k, -1), axis=1)
-        blocks.append(block)
-    return np.vstack(blocks)
+    deviation = np.concatenate([o + np.nonzero(~np.eye(k, dtype=bool))[1]
+                                for o, k in zip(np.r_[0, np.cumsum(game.shape)[:-1]], game.shape)])
+    summed = sp.csr_matrix((np.ones(len(deviation)), (deviation, np.arange(len(deviation)))),
+                         shape=(sum(game.shape), len(deviation)))          # (i, d') <- every (i, d, d')
+    return (summed @ obedience_matrix(game)).tocsr()
 
 
 def equilibrium_constraints(game: DesignGame, kind: Literal["ce", "cce"]):
@@ -256,6 +270,7 @@ def correlated_equilibrium(game: DesignGame, kind: Literal["ce", "cce"] = "ce",
     Objective must be linear in p: ``utilitarian`` or any objective evaluated per profile
     (expected egalitarian / Nash / fairness welfare of the profile, not of expected payoffs).
     """
+    check_lp(game.shape, kind)
     w = game.welfare(objective).ravel()
     g = equilibrium_constraints(game, kind)
     res = linprog(-w if sense == "max" else w, A_ub=-g, b_ub=np.zeros(g.shape[0]),

@@ -20,6 +20,7 @@ import numpy as np
 
 from envs.game import DesignGame, welfare_of
 from envs.intervention import Intervention
+from envs.limits import check_restriction
 from mediator.equilibria import (
     ALL_MIXED_MAX_PROFILES, CertificateError, CorrelatedOutcome, NashEquilibrium, check_correlated, check_nash,
     correlated_equilibrium, nash_equilibria, pure_nash, tolerance, welfare_optimum,
@@ -354,6 +355,10 @@ def restriction_mediator(game: DesignGame, objective: str = "utilitarian",
     beyond (see `search`), then computes the frontier. ``allowed`` evaluates a user-given
     restriction instead of searching (no frontier).
     """
+    if allowed is None:
+        total = sum(ban_counts(game.shape))
+        exhaustive = space == "exhaustive" or (space == "auto" and total <= EXHAUSTIVE_LIMIT)
+        check_restriction(game.shape, total if exhaustive else None)
     explored = Explored(game, lambda m: restricted_outcome(game, m, objective), lambda out: (out.worst,),
                         tolerance(game))
     base = explored.outcome(unrestricted(game))

@@ -21,6 +21,7 @@ import cdd.gmp
 import numpy as np
 
 from envs.game import DesignGame
+from envs.limits import check_vertex
 from mediator.equilibria import CertificateError, check_nash
 
 #: Floating-point vertices: a constraint with slack <= TIGHT is a label; every other slack must
@@ -138,6 +139,7 @@ def complementary_pairs(lx: np.ndarray, ly: np.ndarray, m: int) -> tuple[np.ndar
 def extreme_equilibria(game: DesignGame) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every extreme Nash equilibrium (x, y) of the two-player ``game``, each certified by `check_nash`,
     in lexicographic order of (x, y)."""
+    check_vertex(game.shape)
     a_pay, b_pay = game.payoffs
     m = a_pay.shape[0]
     x, lp = polytope_labels(b_pay.T)               # labels: N (B^T x <= 1), then M (x >= 0)

@@ -22,8 +22,9 @@ __all__ = ["BACKENDS", "SweepSpecError", "default_workers", "load_spec", "run_sw
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, backend: str = "local", workers: int | None = None,
-              ray_address: str | None = None, progress: bool = True) -> dict:
-    """Run (or resume) ``spec`` into ``out`` and write its outputs; returns the summary."""
+              ray_address: str | None = None, progress: bool = True, batched: bool = True) -> dict:
+    """Run (or resume) ``spec`` into ``out`` and write its outputs; returns the summary. ``batched=False``
+    runs every task as its own engine run on the local pool (the reference the batches are held to)."""
     store = ResultStore(out)
     done = {key: r for key, r in store.open(spec).items() if r["status"] == "ok"}
     tasks = spec.tasks()
@@ -43,10 +44,10 @@ def run_sweep(spec: SweepSpec, out: str | Path, backend: str = "local", workers:
 
     workers = workers or default_workers()
     try:
-        if todo and backend == "ray":
+        if todo and backend == "ray" and batched:
             run_ray(todo, spec.options, on_result, workers, ray_address)
         elif todo:
-            run_local(todo, spec.options, on_result, workers)
+            run_local(todo, spec.options, on_result, workers, batched=batched)
     finally:
         bar.close()
     return write_outputs(Path(out), spec, [records[t.key] for t in tasks if t.key in records])

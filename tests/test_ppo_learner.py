@@ -11,6 +11,7 @@ from agents.no_regret import Hedge
 from agents.ppo_learner import PPOLearner
 from envs.catalog import make_game
 from envs.intervention import Intervention
+from envs.simulate import simulate
 from mediator.analytic import analytic_mediators
 
 from conftest import ROOT
@@ -74,3 +75,16 @@ def test_a_learned_mediator_trains_over_ppo_stakeholders(tmp_path):
     assert report["mediators"]["none"]["dynamic"]["net"] < report["mediators"]["restriction"]["dynamic"]["net"] - 0.2
     assert learned["gap_closed"] is not None and learned["gap_closed"] > 0.5, learned["explanation"]
     assert "ppo stakeholders" in run.stdout
+
+
+def test_a_shared_ppo_policy_answers_each_copy_s_own_payments():
+    # One PPO policy serves all copies; the offer (u_i + t_i, worst and best per design) tells them apart.
+    # Where player 1 is paid 3 for C, C beats D by 1 whatever player 2 does; where nothing is paid, D dominates.
+    game = make_game("prisoners_dilemma")
+    c = game.designs[0].index("C")
+    transfers = np.zeros(game.payoffs.shape)
+    transfers[0, c, :] = 3.0
+    paid = Intervention(transfers=transfers)
+    traj = simulate(game, [paid, paid, Intervention(), Intervention()], learner_factory("ppo", False), 1500, 4, seed=2)
+    first = traj.final_strategies[0][:, c]
+    assert (first[:2] > 0.9).all() and (first[2:] < 0.4).all(), first    # without the offer all four are equal

@@ -96,7 +96,8 @@ def test_failing_task_is_reported_and_the_rest_complete(tmp_path):
 
 
 def test_killed_sweep_resumes_without_rerunning_finished_tasks(tmp_path):
-    spec = write_spec(tmp_path, games=["example1", "stag_hunt"], learners=["hedge"],
+    # three games' batches of 20 tasks on two workers: the third is still running when the first has finished
+    spec = write_spec(tmp_path, games=["example1", "stag_hunt", "prisoners_dilemma"], learners=["hedge"],
                       mediators=["none", "analytic"], seeds=4, rounds=1500)
     out = tmp_path / "out"
     cmd = [sys.executable, str(ROOT / "evaluate.py"), "--sweep", str(spec), "--out", str(out), "--workers", "2"]
@@ -111,17 +112,17 @@ def test_killed_sweep_resumes_without_rerunning_finished_tasks(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)          # the driver and its worker processes
     proc.wait()
     before = [json.loads(line) for line in results.read_bytes().splitlines(keepends=True) if line.endswith(b"\n")]
-    assert 4 <= len(before) < 40 and not (out / "results.csv").exists()
+    assert 4 <= len(before) < 60 and not (out / "results.csv").exists()
 
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert f"{len(before)} of 40 tasks already finished" in done.stderr
+    assert f"{len(before)} of 60 tasks already finished" in done.stderr
     after = [json.loads(line) for line in results.read_text().splitlines()]
     assert after[:len(before)] == before                            # kept as they were
     assert sorted(r["key"] for r in after) == sorted({r["key"] for r in after})   # nothing ran twice
-    assert len(after) == 40
+    assert len(after) == 60
     rows = read_csv(out / "results.csv")
-    assert len(rows) == 40 and {r["status"] for r in rows} == {"ok"}
+    assert len(rows) == 60 and {r["status"] for r in rows} == {"ok"}
 
 
 def test_a_torn_last_line_is_dropped_on_resume(tmp_path):
