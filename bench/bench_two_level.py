@@ -30,6 +30,7 @@ from stable_baselines3.common.vec_env import VecMonitor  # noqa: E402
 from tables import fmt_rate, print_table  # noqa: E402
 
 from agents.dynamics import learner_factory  # noqa: E402
+from agents.ppo import silent_logger  # noqa: E402
 from envs.catalog import load_game  # noqa: E402
 from envs.views import MediatorVecEnv  # noqa: E402
 
@@ -44,6 +45,7 @@ def throughput(num_envs: int, decisions: int) -> float:
                                      ("restrict",), subsidy="incentive"))
     model = PPO("MlpPolicy", venv, n_steps=ROLLOUT // num_envs, batch_size=256, n_epochs=10, gamma=0.9,
                 seed=0, device="cpu", verbose=0)
+    model.set_logger(silent_logger())                 # SB3's default logger would leave a /tmp/SB3-* folder
     start = time.perf_counter()
     model.learn(decisions)
     return time.perf_counter() - start
