@@ -33,7 +33,7 @@ from envs.simulate import summarise
 from mediator.analysis import analyze, analyze_bayes
 from mediator.analytic import ANALYTIC, analytic_mediators
 from mediator.learned import LearnedMediator, model_file, read_run_config
-from mediator.equilibria import CertificateError
+from mediator.equilibria import ALL_MIXED_MAX_PROFILES, CertificateError
 from mediator.information import default_information_margin, state_mediators
 from mediator.robust import add_log_report
 from sweep import BACKENDS, SweepSpecError, load_spec, run_sweep
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="welfare objective (default: utilitarian)")
     p.add_argument("--mixed", default="auto", choices=["auto", "all", "one", "none"],
                    help="which mixed equilibria to compute (default auto: all for two-player games "
-                        "up to 144 profiles)")
+                        f"up to {ALL_MIXED_MAX_PROFILES} profiles)")
     p.add_argument("--lambda", dest="lam", type=float, default=1.0,
                    help="price of a unit of transfers in net welfare (default 1, as in the paper)")
     p.add_argument("--margin", type=float, default=None,

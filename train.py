@@ -478,6 +478,7 @@ def mediator_env(c: TrainConfig, game: DesignGame):
 
 def new_model(c: TrainConfig, venv, folder: Path):
     """A fresh SB3 PPO with every hyperparameter from the config."""
+    import torch
     from stable_baselines3 import PPO
 
     from mediator.equivariant import EquivariantPolicy
@@ -487,10 +488,15 @@ def new_model(c: TrainConfig, venv, folder: Path):
                                              "layers": c.layers, "log_std_init": c.log_std_init}
     else:
         policy, kwargs = "MlpPolicy", {"net_arch": list(c.net_arch), "log_std_init": c.log_std_init}
-    return PPO(policy, venv, learning_rate=c.learning_rate, n_steps=c.n_steps, batch_size=c.batch_size,
-               n_epochs=c.n_epochs, gamma=c.gamma, gae_lambda=c.gae_lambda, clip_range=c.clip_range,
-               ent_coef=c.ent_coef, seed=c.seed, device="cpu", policy_kwargs=kwargs,
-               tensorboard_log=str(folder / "tb"), verbose=0)
+    model = PPO(policy, venv, learning_rate=c.learning_rate, n_steps=c.n_steps, batch_size=c.batch_size,
+                n_epochs=c.n_epochs, gamma=c.gamma, gae_lambda=c.gae_lambda, clip_range=c.clip_range,
+                ent_coef=c.ent_coef, seed=c.seed, device="cpu", policy_kwargs=kwargs,
+                tensorboard_log=str(folder / "tb"), verbose=0)
+    if c.policy != "equivariant" and run_layout(dataclasses.asdict(c)) is None:   # one game's MLP: mean action
+        # starts at the codec's initial mean (vouchers that secure obedience)
+        with torch.no_grad():
+            model.policy.action_net.bias.copy_(torch.as_tensor(venv.get_attr("codec")[0].initial_mean()))
+    return model
 
 
 def train_mediator(c: TrainConfig, folder: Path, game: DesignGame, checkpoint: Path | None) -> tuple[Path, Stop]:

@@ -38,6 +38,10 @@ LOGIT_SECONDS = 3e-6
 #: per coordinate of a bound vertex (random games reach ~1/10 of the bound, at ~48 B per coordinate).
 VERTEX_SECONDS, VERTEX_POWER = 6.3e-8, 1.4
 VERTEX_BYTES = 5
+#: ... with lrs, which enumerates only the polytope of lower dimension and in time linear in its vertices:
+#: seconds per upper-bound vertex of that polytope (random 13x13 and 16x16 games: 0.3-0.5 s and 8-13 s here,
+#: bounds 54,264 and 980,628), and bytes of lrs's text per bound vertex and coordinate (128 MB at 16x16).
+LRS_SECONDS, LRS_BYTES = 1e-5, 8
 #: The restriction search: seconds per evaluated restriction and per payoff entry of it.
 RESTRICTION_SECONDS = (1e-2, 3e-6)
 #: Characters of JSON text -> bytes of the parsed Python lists (a float object and a pointer per ~5 chars).
@@ -172,13 +176,19 @@ def polytope_vertices(dim: int, facets: int) -> int:
     return math.comb(facets - up, half) + math.comb(facets - half - 1, up - 1)
 
 
-def check_vertex(shape: Sequence[int]) -> None:
+def check_vertex(shape: Sequence[int], lrs: bool = False) -> None:
     """Every extreme equilibrium of a two-player game by vertex enumeration of its two best-response
-    polytopes (dimension k_1 and k_2, k_1 + k_2 facets each)."""
+    polytopes (dimension k_1 and k_2, k_1 + k_2 facets each), or with ``lrs`` of the lower-dimensional one."""
     m, n = shape
+    advice = "use --mixed one (one mixed equilibrium) or --mixed none, or " + SUB_GAME
+    if lrs:
+        vertices = polytope_vertices(min(m, n), m + n)
+        step = f"every extreme equilibrium of {_describe(shape)} (vertex enumeration, up to {vertices:,} vertices)"
+        require_memory(step, LRS_BYTES * vertices * (m + n + 1), advice)
+        require_time(step, LRS_SECONDS * vertices, advice)
+        return
     vertices = polytope_vertices(m, m + n) + polytope_vertices(n, m + n)
     step = f"every extreme equilibrium of {_describe(shape)} (vertex enumeration, up to {vertices:,} vertices)"
-    advice = "use --mixed one (one mixed equilibrium) or --mixed none, or " + SUB_GAME
     require_memory(step, VERTEX_BYTES * vertices * (m + n + 1), advice)
     require_time(step, VERTEX_SECONDS * vertices**VERTEX_POWER, advice)
 

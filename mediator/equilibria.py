@@ -146,9 +146,8 @@ def _logit_equilibrium(game: DesignGame) -> list[list[np.ndarray]]:
 
 
 #: Above this many profiles a two-player game gets one mixed equilibrium instead of all of them
-#: (`mediator.vertex` takes ~20 ms at 10x10 and 0.7-4 s at random 13x13 games here: cddlib's double
-#: description grows faster than the number of vertices).
-ALL_MIXED_MAX_PROFILES = 144
+#: (`mediator.vertex` takes ~20 ms at 10x10, 0.3-0.7 s at random 13x13 and about a second at 14x14 here).
+ALL_MIXED_MAX_PROFILES = 196
 
 MixedMode = Literal["auto", "all", "one", "none"]
 

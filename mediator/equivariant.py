@@ -37,8 +37,9 @@ baseline), while exploration bans each real design in ~16% of the decision windo
 give every design's ban a learning signal but rare enough that the learners' dynamics are not
 scrambled (mu = 0 would ban half of a 16-design menu every window; a large mu would never try a ban).
 The head sees log k_i, so it can learn to lower the ban rate of large menus.
-Payments (subsidize, vouchers) start at mean -0.1: the deterministic initial action pays nothing (the
-codec pays max(x, 0)), while exploration (sigma ~ 0.5) still offers a payment in ~40% of the windows.
+Subsidies start at mean -0.1: the deterministic initial action pays nothing (the codec pays max(x, 0)),
+while exploration (sigma ~ 0.5) still offers a payment in ~40% of the windows. Vouchers start where the
+codec's `initial_mean` starts them (`envs.codec.VOUCHER_START`: what obedience needs).
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 from torch.distributions import Normal
 
+from envs.codec import VOUCHER_START
 from envs.padding import PaddedLayout
 
 LETTERS = "abcdefghijklmnopqrstuvwxy"
@@ -61,7 +63,7 @@ BIG = 1e9
 N_DESIGN_FEATURES = 22
 N_PROFILE_FEATURES = 7
 N_PLAYER_PROFILE_FEATURES = 3
-DEFAULT_INIT_MEAN = {"restrict": 0.5, "subsidize": -0.1, "recommend": 0.0, "vouchers": -0.1}
+DEFAULT_INIT_MEAN = {"restrict": 0.5, "subsidize": -0.1, "recommend": 0.0, "vouchers": VOUCHER_START}
 
 
 def padded_spaces(layout: PaddedLayout) -> tuple[spaces.Box, spaces.Box]:
@@ -328,7 +330,8 @@ class EquivariantPolicy(ActorCriticPolicy):
       ``width`` (64): embedding width of h_{i,d}; ``layers`` (2): number of mixing layers;
       ``profile_width`` (width // 2): width of the per-profile recommend / voucher code;
       ``separate_value`` (False): give the critic its own trunk (else the trunk is shared);
-      ``init_mean``: initial mean per action block (default restrict +0.5, subsidize / vouchers -0.1, recommend 0);
+      ``init_mean``: initial mean per action block (default restrict +0.5, subsidize -0.1, recommend 0, vouchers
+        `VOUCHER_START`);
       ``log_std_init`` (-0.7): initial log-std of every block; ``activation_fn`` (nn.SiLU);
       plus ActorCriticPolicy's optimizer arguments. gSDE is not supported.
     """

@@ -22,7 +22,7 @@ from envs.game import DesignGame, welfare_of
 from envs.intervention import Intervention
 from envs.limits import check_restriction
 from mediator.equilibria import (
-    ALL_MIXED_MAX_PROFILES, CertificateError, CorrelatedOutcome, NashEquilibrium, check_correlated, check_nash,
+    CertificateError, CorrelatedOutcome, NashEquilibrium, check_correlated, check_nash,
     correlated_equilibrium, nash_equilibria, pure_nash, tolerance, welfare_optimum,
 )
 
@@ -79,10 +79,15 @@ def _profiles(game: DesignGame, profiles: Iterable[tuple[int, ...]]) -> str:
 
 
 # =========================================================================== judging a restriction
+#: The search enumerates every extreme equilibrium of each candidate restriction of a two-player game up to
+#: this many profiles (a search judges hundreds of candidates, so below `ALL_MIXED_MAX_PROFILES`).
+NASH_MAX_PROFILES = 144
+
+
 def solution_concept(game: DesignGame) -> str:
-    """NASH where every extreme equilibrium can be enumerated (two players, at most
-    ALL_MIXED_MAX_PROFILES profiles), else PURE_OR_CE; the same for every restriction of ``game``."""
-    return NASH if game.n_players == 2 and game.n_profiles <= ALL_MIXED_MAX_PROFILES else PURE_OR_CE
+    """NASH where every extreme equilibrium of every candidate is cheap to enumerate (two players, at most
+    NASH_MAX_PROFILES profiles), else PURE_OR_CE; the same for every restriction of ``game``."""
+    return NASH if game.n_players == 2 and game.n_profiles <= NASH_MAX_PROFILES else PURE_OR_CE
 
 
 @dataclass(frozen=True, eq=False)

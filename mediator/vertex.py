@@ -6,13 +6,23 @@ label i in M is x_i = 0 on P and (A y)_i = 1 on Q, label m + j in N is (B^T x)_j
 y_j = 0 on Q. The extreme equilibria are the completely labelled vertex pairs (x, y) != (0, 0)
 (labels(x) | labels(y) = M | N), normalised to distributions.
 
-cddlib's double description method (pycddlib) enumerates the vertices: in floating point when its
-answer carries a certificate (`_certified_simple`), otherwise, and so on every degenerate game, in
-exact rational arithmetic (cdd.gmp) on the payoffs exactly as stored.
+The vertices come from lrslib's reverse search (the ``lrs`` binary, where installed: output-sensitive, so
+16 x 16 games take seconds where a double description takes minutes) on the shifted payoffs rounded to
+integers (`LRS_SCALE`), each vertex then recomputed in floating point from its cobasis; else from cddlib's
+double description method (pycddlib) in floating point. Either is used only when its answer carries a
+certificate on the true payoffs (`_certified_simple`); otherwise, and so on every degenerate game, cddlib
+enumerates in exact rational arithmetic (cdd.gmp) on the payoffs exactly as stored. When the polytope of lower
+dimension is certified simple, only it is enumerated: each of its vertices z has exactly as many labels
+as dimensions, so its partner is the one point with the complementary labels, a square linear system
+solved for all vertices at once (`partners`, what lrsnash does by pivoting); where a system is singular
+or a partner's slack is too close to 0 to tell, both polytopes are enumerated and joined instead.
 """
 from __future__ import annotations
 
 import math
+import re
+import shutil
+import subprocess
 from fractions import Fraction
 from itertools import chain
 
@@ -30,6 +40,11 @@ TIGHT, GAP = 1e-9, 1e-7
 
 #: Vertex pairs per block of the general (degenerate) complementarity join.
 JOIN_BLOCK = 1 << 22
+
+#: lrs reads the shifted payoffs in [1, 2] as integers in [LRS_SCALE, 2 LRS_SCALE]; the certificate is then
+#: checked on the true payoffs, so the rounding can only cost a fall-back to cddlib, never a wrong answer.
+LRS_SCALE = 10**6
+LRS = shutil.which("lrs")
 
 
 def _rows(form: np.ndarray) -> list:
@@ -62,6 +77,31 @@ def _enumerate(rows: list, lib) -> tuple[np.ndarray | None, object]:
     return (gen[:, 1:] if gen.size and (gen[:, 0] == 1).all() else None), poly
 
 
+def _lrs_vertices(rows: np.ndarray) -> np.ndarray | None:
+    """Vertices (V, k) of the polytope {z : b + H z >= 0} of ``rows`` [b | H] (cdd's layout, b = 1 or 0) from
+    lrs's cobases: lrs enumerates [b | H] rounded at 1 / LRS_SCALE, and each vertex is the solution of its k
+    cobasis rows of the unrounded [b | H]; None where lrs fails or a cobasis system is singular."""
+    scaled = np.rint(rows * LRS_SCALE).astype(np.int64)
+    text = "\n".join(["H-representation", "begin", f"{len(rows)} {rows.shape[1]} integer",
+                      *(" ".join(map(str, row)) for row in scaled), "end", "printcobasis 1", ""])
+    try:
+        out = subprocess.run([LRS], input=text, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    found = re.findall(r"^V#(\d+) .*?facets ([\d ]+)", out, flags=re.MULTILINE)
+    if not found:
+        return None
+    numbers = np.array([int(v) for v, _ in found])
+    _, first = np.unique(numbers, return_index=True)            # a vertex may be listed once per basis
+    cobases = np.array([found[i][1].split() for i in first], dtype=np.int64) - 1
+    if cobases.shape[1] != rows.shape[1] - 1:
+        return None
+    try:
+        return np.linalg.solve(rows[cobases, 1:], -rows[cobases, 0][..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return None
+
+
 def _row_ids(bits: np.ndarray) -> np.ndarray:
     """An integer per row of the boolean matrix ``bits``, equal for equal rows (0, 1, ... in sorted order)."""
     packed = np.packbits(bits, axis=1)
@@ -87,15 +127,22 @@ def _certified_simple(slack: np.ndarray, dim: int) -> np.ndarray | None:
 
 
 def _float_labels(m: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Vertices and labels from cdd in floating point, or None where cdd fails or `_certified_simple` does."""
+    """Vertices and labels in floating point, from lrs where installed, else (or where lrs's answer is not
+    certified) from cdd; None where neither's answer passes `_certified_simple`."""
     rows = _rows(_float_form(m))
-    try:
-        z, _ = _enumerate(rows, cdd)
-    except RuntimeError:                                   # cddlib's numerical-inconsistency errors
-        return None
     h = np.asarray(rows)
-    labels = None if z is None else _certified_simple(h[:, 0] + z @ h[:, 1:].T, m.shape[1])
-    return None if labels is None else (z, labels)
+    for source in ("lrs", "cdd") if LRS else ("cdd",):
+        if source == "lrs":
+            z = _lrs_vertices(h)
+        else:
+            try:
+                z, _ = _enumerate(rows, cdd)
+            except RuntimeError:                           # cddlib's numerical-inconsistency errors
+                return None
+        labels = None if z is None else _certified_simple(h[:, 0] + z @ h[:, 1:].T, m.shape[1])
+        if labels is not None:
+            return z, labels
+    return None
 
 
 def _exact_labels(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,6 +163,62 @@ def polytope_labels(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     z, labels = _float_labels(m) or _exact_labels(m)
     z[labels[:, m.shape[0]:]] = 0.0
     return z, labels
+
+
+def partners(labels: np.ndarray, other: np.ndarray) -> np.ndarray | None:
+    """The completely labelled partners w (V, r) of the vertices z of {z >= 0 : M z <= 1}, M (r, k), with
+    ``labels`` (V, r + k) as `polytope_labels` gives them (tight rows of M, then z_j = 0), in the other polytope {w >= 0 : M' w <= 1}, M' = ``other`` (k, r) shifted as
+    `_float_form` does; a row of NaN where the partner is infeasible (or z = 0). A partner has every label z
+    lacks: w_i = 0 where row i of M is slack, (M' w)_j = 1 where z_j > 0, r equations in r unknowns when z has
+    exactly k labels. None when a system is singular or a partner's slack lies within GAP of 0."""
+    k, r = other.shape
+    shifted = _float_form(other)[:, 1:]
+    system = np.vstack([shifted, np.eye(r)])                             # rows: M' w <= 1, then w_i >= 0
+    chosen = ~np.hstack([labels[:, r:], labels[:, :r]])                  # (V, k + r): the equations of each w
+    real = chosen[:, :k].any(axis=1)                                     # z != 0 (0 pairs only with 0)
+    if not (chosen[real].sum(axis=1) == r).all():
+        return None
+    rows = np.nonzero(chosen[real])[1].reshape(-1, r)
+    try:
+        w = np.linalg.solve(system[rows], (rows < k).astype(float)[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return None
+    slack = np.hstack([1.0 - w @ shifted.T, w])                          # every constraint's, tight ones ~ 0
+    slack[np.arange(len(rows))[:, None], rows] = np.inf
+    if (np.abs(slack) <= GAP).any():
+        return None
+    out = np.full((len(labels), r), np.nan)
+    out[np.flatnonzero(real)] = np.where((slack > 0).all(axis=1)[:, None], np.maximum(w, 0.0), np.nan)
+    return out
+
+
+def _one_sided(a_pay: np.ndarray, b_pay: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(x, y) vertex pairs of every extreme equilibrium from the polytope of lower dimension alone (Q, from A,
+    on ties) and `partners`, or None where its float enumeration or a partner is not certified."""
+    m, n = a_pay.shape
+    own, other = (a_pay, b_pay.T) if n <= m else (b_pay.T, a_pay)
+    found = _float_labels(own)
+    if found is None:
+        return None
+    z, labels = found
+    z[labels[:, own.shape[0]:]] = 0.0
+    w = partners(labels, other)
+    if w is None:
+        return None
+    keep = ~np.isnan(w).any(axis=1)
+    z, w = z[keep], w[keep]
+    return (w, z) if n <= m else (z, w)
+
+
+def _two_sided(a_pay: np.ndarray, b_pay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) vertex pairs of every extreme equilibrium from both polytopes and `complementary_pairs`."""
+    m = a_pay.shape[0]
+    x, lp = polytope_labels(b_pay.T)               # labels: N (B^T x <= 1), then M (x >= 0)
+    lx = np.roll(lp, m, axis=1)                    # ... as M | N
+    y, ly = polytope_labels(a_pay)                 # labels: M (A y <= 1), then N (y >= 0)
+    a, b = complementary_pairs(lx, ly, m)
+    keep = ~lx[a, :m].all(axis=1)                  # x = 0 pairs only with y = 0: not an equilibrium
+    return x[a[keep]], y[b[keep]]
 
 
 def complementary_pairs(lx: np.ndarray, ly: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,15 +242,10 @@ def complementary_pairs(lx: np.ndarray, ly: np.ndarray, m: int) -> tuple[np.ndar
 def extreme_equilibria(game: DesignGame) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every extreme Nash equilibrium (x, y) of the two-player ``game``, each certified by `check_nash`,
     in lexicographic order of (x, y)."""
-    check_vertex(game.shape)
+    check_vertex(game.shape, lrs=LRS is not None)
     a_pay, b_pay = game.payoffs
     m = a_pay.shape[0]
-    x, lp = polytope_labels(b_pay.T)               # labels: N (B^T x <= 1), then M (x >= 0)
-    lx = np.roll(lp, m, axis=1)                    # ... as M | N
-    y, ly = polytope_labels(a_pay)                 # labels: M (A y <= 1), then N (y >= 0)
-    a, b = complementary_pairs(lx, ly, m)
-    keep = ~lx[a, :m].all(axis=1)                  # x = 0 pairs only with y = 0: not an equilibrium
-    x, y = x[a[keep]], y[b[keep]]
+    x, y = _one_sided(a_pay, b_pay) or _two_sided(a_pay, b_pay)
     pairs = np.hstack([x / x.sum(axis=1, keepdims=True), y / y.sum(axis=1, keepdims=True)])
     _, first = np.unique(np.round(pairs, 12), axis=0, return_index=True)
     out = [(p[:m], p[m:]) for p in pairs[first]]

@@ -82,8 +82,10 @@ def test_dynamics_too_large_for_the_engine_are_refused_before_any_work(capsys, m
 
 def test_vertex_enumeration_and_the_logit_path_have_time_limits():
     limits.check_vertex((13, 13))                                         # ~1 s here
-    with pytest.raises(TooLarge, match="--mixed one"):
-        limits.check_vertex((25, 25))
+    limits.check_vertex((16, 16), lrs=True)                               # ~10 s here
+    for lrs in (False, True):
+        with pytest.raises(TooLarge, match="--mixed one"):
+            limits.check_vertex((25, 25), lrs=lrs)
     limits.check_logit((3, 3, 3))
     with pytest.raises(TooLarge, match="--mixed none"):
         limits.check_logit((20,) * 6)

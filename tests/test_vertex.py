@@ -129,9 +129,61 @@ def test_nash_equilibria_all_uses_the_vertex_enumeration_deterministically():
     assert [e.mixed for e in eqs] == sorted(e.mixed for e in eqs)
 
 
+@pytest.mark.parametrize("shape", [(6, 6), (4, 9), (9, 4)])
+def test_a_simple_game_needs_only_the_polytope_of_lower_dimension(monkeypatch, shape):
+    # Random games are nondegenerate: the partners' linear systems alone give Gambit's set.
+    game = random_game(2, shape, seed=5)
+    monkeypatch.setattr(vertex, "_two_sided", lambda a, b: pytest.fail("enumerated both polytopes"))
+    assert_same_set(extreme_equilibria(game), gambit(game, rational=False))
+
+
+@pytest.mark.parametrize("scale", [None, 1])
+def test_without_lrs_or_with_its_rounding_refused_cddlib_gives_the_same_set(monkeypatch, scale):
+    # None: no lrs binary on PATH. 1: lrs reads payoffs rounded to integers 1..2, whose vertices are not
+    # those of the true polytope, so the certificate refuses them and cddlib enumerates instead.
+    game = random_game(2, (6, 8), seed=2)
+    if scale is None:
+        monkeypatch.setattr(vertex, "LRS", None)
+    else:
+        monkeypatch.setattr(vertex, "LRS_SCALE", scale)
+    calls, enumerate_ = [], vertex._enumerate
+    monkeypatch.setattr(vertex, "_enumerate", lambda rows, lib: calls.append(lib) or enumerate_(rows, lib))
+    assert_same_set(extreme_equilibria(game), gambit(game, rational=False))
+    assert vertex.cdd in calls
+
+
+def test_lrs_gives_cddlib_s_vertices():
+    m = random_game(2, (5, 7), seed=1).payoffs[0]
+    rows = np.asarray(vertex._rows(vertex._float_form(m)))
+    ours, (theirs, _) = vertex._lrs_vertices(rows), vertex._enumerate(rows.tolist(), vertex.cdd)
+    assert len(ours) == len(theirs)
+    ours, theirs = (z[np.lexsort(z.round(9).T)] for z in (ours, theirs))
+    assert np.allclose(ours, theirs, atol=1e-9)
+
+
+def test_partners_refuse_a_slack_of_zero_and_both_polytopes_are_joined_instead():
+    # P (player 2's B) is simple, but against c0 the rows r0 and r1 tie for player 1: the partner of
+    # x = r0 lies on a third constraint of Q (slack 0), so the one-sided answer is refused.
+    game = bimatrix([[2, 0], [2, 1]], [[2, 0], [0, 1]])
+    assert vertex._float_labels(game.payoffs[1].T) is not None
+    _, labels = vertex._float_labels(game.payoffs[1].T)
+    assert vertex.partners(labels, game.payoffs[0]) is None
+    assert_same_set(extreme_equilibria(game), gambit(game, rational=True))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_self_check_raises_on_corrupted_partners(monkeypatch):
+    game = random_game(2, 6, seed=3)
+    solve = vertex.partners
+    monkeypatch.setattr(vertex, "partners", lambda labels, other: np.roll(solve(labels, other), 1, axis=0))
+    with pytest.raises(CertificateError):
+        extreme_equilibria(game)
+
+
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 def test_self_check_raises_on_a_corrupted_join(monkeypatch):
     game = random_game(2, 6, seed=3)
+    monkeypatch.setattr(vertex, "_one_sided", lambda a, b: None)
     assert len(extreme_equilibria(game)) >= 3
     join = vertex.complementary_pairs
 
@@ -154,6 +206,7 @@ def test_self_check_raises_on_a_corrupted_join(monkeypatch):
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 def test_self_check_raises_on_corrupted_vertices(monkeypatch):
     game = random_game(2, 5, seed=4)
+    monkeypatch.setattr(vertex, "_one_sided", lambda a, b: None)
     labels = vertex.polytope_labels
     monkeypatch.setattr(vertex, "polytope_labels", lambda m: (lambda z, lab: (z[::-1].copy(), lab))(*labels(m)))
     with pytest.raises(CertificateError):

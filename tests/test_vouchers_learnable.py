@@ -69,3 +69,21 @@ def test_a_short_ppo_run_learns_vouchers_on_the_dilemma():
     assert abs(before - zero) < MARGIN, (before, zero)
     assert after - zero > MARGIN, (after, zero)
     assert after - stripped > MARGIN, (after, stripped)
+
+
+def test_a_learned_device_starts_with_vouchers_that_make_obeying_every_recommendation_pay():
+    # Obedience (Appendix B) of a recommended profile a: u_i(a) + v_i(a) >= u_i(d', a_-i) for every d', for
+    # every player i; the initial mean action pays that and nothing else (no ban, no subsidy).
+    from envs.codec import ActionCodec
+
+    game = make_game("prisoners_dilemma")
+    codec = ActionCodec(game, families=("restrict", "subsidize", "recommend"), vouchers=True, subsidy="incentive")
+    start = codec.decode(codec.initial_mean())
+    assert all(m.all() for m in start.masks(game)) and not start.transfers.any()
+    u, v = game.payoffs, start.vouchers
+    for a in np.ndindex(game.shape):
+        for i in range(game.n_players):
+            deviations = [u[(i, *a[:i], d, *a[i + 1:])] for d in range(game.shape[i])]
+            assert u[(i, *a)] + v[(i, *a)] >= max(deviations)
+    assert v[0, 0, 0] > 0 and not v[0, 1].any()     # P1 told C against C is paid; told D (dominant) never
+    assert not ActionCodec(game, families=("recommend",)).initial_mean().any()
