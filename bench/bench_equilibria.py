@@ -60,9 +60,10 @@ MATCH_TOL = 1e-6
 
 #: Table 3's games: (label, game spec) with the degenerate ones' designs; Gambit's exact (rational)
 #: enumeration is run on degenerate games up to GAMBIT_DEGENERATE_MAX designs (minutes beyond).
-PEERS_FULL = [("random", 13), ("degenerate", 6), ("degenerate", 8), ("degenerate", 13)]
+PEERS_FULL = [("random", 13), ("random", 16), ("degenerate", 6), ("degenerate", 8), ("degenerate", 13)]
 PEERS_QUICK = [("random", 10), ("degenerate", 6), ("degenerate", 8)]
 GAMBIT_DEGENERATE_MAX = 8
+GAMBIT_RANDOM_MAX = 13          # Gambit's enummixed takes ~30 s at 13x13 and many minutes at 16x16
 PEERS = ("Gambit", "lrsnash", "OpenSpiel")
 
 
@@ -290,7 +291,7 @@ def bench_peers(games: list[tuple[str, int]], seed: int) -> list[dict]:
         timed = guarded(f"extreme_equilibria({label})", lambda: timeit(lambda: extreme_equilibria(g), 3, budget=10.0),
                         errors)
         t_ours, ours, _ = timed or (None, None, 0)
-        runs = {"Gambit": None if kind == "degenerate" and k > GAMBIT_DEGENERATE_MAX
+        runs = {"Gambit": None if k > (GAMBIT_DEGENERATE_MAX if kind == "degenerate" else GAMBIT_RANDOM_MAX)
                 else (lambda: _gambit(g, rational=kind == "degenerate")),
                 "lrsnash": (lambda: lrsnash_equilibria(g)) if has_lrsnash else None,
                 "OpenSpiel": (lambda: _openspiel(g)) if has_openspiel else None}
@@ -308,13 +309,13 @@ def bench_peers(games: list[tuple[str, int]], seed: int) -> list[dict]:
     headers = ["game", "ours", "eqs"]
     for name in PEERS:
         headers += [name, f"{name}/ours", "same set"]
-    print_table(f"Table 3. All extreme equilibria: mediator.vertex (pycddlib) vs peers (one call each; ours: "
+    print_table(f"Table 3. All extreme equilibria: mediator.vertex (lrs where installed, else pycddlib) vs peers (one call each; ours: "
                 f"median of up to 3; random: uniform seed={seed}; degenerate k x k: payoffs floor(4 u), "
                 f"seed={seed}+k)",
                 headers, rows)
     print(f"Note: Gambit is enummixed_solve(rational=False) on the random game (as this project used it), "
           f"rational=True on the degenerate ones, which it runs only up to {GAMBIT_DEGENERATE_MAX}x"
-          f"{GAMBIT_DEGENERATE_MAX}. lrsnash is the lrslib binary on the exact payoffs "
+          f"{GAMBIT_DEGENERATE_MAX} and the random ones up to {GAMBIT_RANDOM_MAX}x{GAMBIT_RANDOM_MAX}. lrsnash is the lrslib binary on the exact payoffs "
           + ("(on PATH)." if has_lrsnash else "(not installed: apt-get install lrslib).")
           + (" OpenSpiel's lrs_solve rounds payoffs to denominators <= 1000." if has_openspiel
              else " OpenSpiel is not installed."))

@@ -6,10 +6,10 @@ label i in M is x_i = 0 on P and (A y)_i = 1 on Q, label m + j in N is (B^T x)_j
 y_j = 0 on Q. The extreme equilibria are the completely labelled vertex pairs (x, y) != (0, 0)
 (labels(x) | labels(y) = M | N), normalised to distributions.
 
-The vertices come from lrslib's reverse search (the ``lrs`` binary, where installed: output-sensitive, so
-16 x 16 games take seconds where a double description takes minutes) on the shifted payoffs rounded to
-integers (`LRS_SCALE`), each vertex then recomputed in floating point from its cobasis; else from cddlib's
-double description method (pycddlib) in floating point. Either is used only when its answer carries a
+The vertices of a large polytope come from lrslib's reverse search (the ``lrs`` binary, where installed:
+output-sensitive, so 16 x 16 games take seconds where a double description takes minutes) on the shifted
+payoffs rounded to integers (`LRS_SCALE`), each vertex then recomputed in floating point from its cobasis;
+those of a smaller one (`use_lrs`) from cddlib's double description method (pycddlib) in floating point. Either is used only when its answer carries a
 certificate on the true payoffs (`_certified_simple`); otherwise, and so on every degenerate game, cddlib
 enumerates in exact rational arithmetic (cdd.gmp) on the payoffs exactly as stored. When the polytope of lower
 dimension is certified simple, only it is enumerated: each of its vertices z has exactly as many labels
@@ -31,7 +31,7 @@ import cdd.gmp
 import numpy as np
 
 from envs.game import DesignGame
-from envs.limits import check_vertex
+from envs.limits import check_vertex, polytope_vertices
 from mediator.equilibria import CertificateError, check_nash
 
 #: Floating-point vertices: a constraint with slack <= TIGHT is a label; every other slack must
@@ -45,6 +45,15 @@ JOIN_BLOCK = 1 << 22
 #: checked on the true payoffs, so the rounding can only cost a fall-back to cddlib, never a wrong answer.
 LRS_SCALE = 10**6
 LRS = shutil.which("lrs")
+#: lrs enumerates a polytope whose upper-bound-theorem vertex count is at least this; below, cddlib is faster
+#: (its call costs no process and no text: random 13x13, bound 54,264: cdd 0.34 s, lrs 0.45 s; 14x14, bound
+#: 155,040: cdd 4.0 s, lrs 1.6 s).
+LRS_MIN_VERTICES = 100_000
+
+
+def use_lrs(dim: int, facets: int) -> bool:
+    """Whether lrs (installed) enumerates a polytope of dimension ``dim`` with ``facets`` facets."""
+    return LRS is not None and polytope_vertices(dim, facets) >= LRS_MIN_VERTICES
 
 
 def _rows(form: np.ndarray) -> list:
@@ -127,11 +136,11 @@ def _certified_simple(slack: np.ndarray, dim: int) -> np.ndarray | None:
 
 
 def _float_labels(m: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Vertices and labels in floating point, from lrs where installed, else (or where lrs's answer is not
+    """Vertices and labels in floating point, from lrs where `use_lrs`, else (or where lrs's answer is not
     certified) from cdd; None where neither's answer passes `_certified_simple`."""
     rows = _rows(_float_form(m))
     h = np.asarray(rows)
-    for source in ("lrs", "cdd") if LRS else ("cdd",):
+    for source in ("lrs", "cdd") if use_lrs(m.shape[1], sum(m.shape)) else ("cdd",):
         if source == "lrs":
             z = _lrs_vertices(h)
         else:
@@ -242,7 +251,7 @@ def complementary_pairs(lx: np.ndarray, ly: np.ndarray, m: int) -> tuple[np.ndar
 def extreme_equilibria(game: DesignGame) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every extreme Nash equilibrium (x, y) of the two-player ``game``, each certified by `check_nash`,
     in lexicographic order of (x, y)."""
-    check_vertex(game.shape, lrs=LRS is not None)
+    check_vertex(game.shape, lrs=use_lrs(min(game.shape), sum(game.shape)))
     a_pay, b_pay = game.payoffs
     m = a_pay.shape[0]
     x, y = _one_sided(a_pay, b_pay) or _two_sided(a_pay, b_pay)

@@ -142,6 +142,7 @@ def test_without_lrs_or_with_its_rounding_refused_cddlib_gives_the_same_set(monk
     # None: no lrs binary on PATH. 1: lrs reads payoffs rounded to integers 1..2, whose vertices are not
     # those of the true polytope, so the certificate refuses them and cddlib enumerates instead.
     game = random_game(2, (6, 8), seed=2)
+    monkeypatch.setattr(vertex, "LRS_MIN_VERTICES", 0)                 # lrs for every polytope
     if scale is None:
         monkeypatch.setattr(vertex, "LRS", None)
     else:
@@ -150,6 +151,14 @@ def test_without_lrs_or_with_its_rounding_refused_cddlib_gives_the_same_set(monk
     monkeypatch.setattr(vertex, "_enumerate", lambda rows, lib: calls.append(lib) or enumerate_(rows, lib))
     assert_same_set(extreme_equilibria(game), gambit(game, rational=False))
     assert vertex.cdd in calls
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (5, 9)])
+def test_lrs_for_every_polytope_gives_gambit_s_set(monkeypatch, shape):
+    monkeypatch.setattr(vertex, "LRS_MIN_VERTICES", 0)
+    monkeypatch.setattr(vertex, "_enumerate", lambda rows, lib: pytest.fail("cddlib called"))
+    game = random_game(2, shape, seed=4)
+    assert_same_set(extreme_equilibria(game), gambit(game, rational=False))
 
 
 def test_lrs_gives_cddlib_s_vertices():
