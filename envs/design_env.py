@@ -10,7 +10,8 @@ private recommendation; k_i = none), ``payoffs`` (its own u_i + t_i slice under 
 intervention, own design first) and ``last_profile`` (k_j = none before the first round). Its
 action is a design index; its reward is utility plus payments received.
 The mediator observes the last profile (one-hot per player) and the progress t / rounds; its
-action is a Box decoded by `envs.codec.ActionCodec`; its reward is net welfare. ``intervention``
+action is a Box decoded by `envs.codec.ActionCodec`, or an `Intervention` itself (what an analytic or a
+learned mediator decided, `mediator.learned.LearnedMediator.decide`); its reward is net welfare. ``intervention``
 is the one in force from the first round (e.g. an analytic mediator's); a step whose actions
 omit the mediator keeps the intervention in force.
 
@@ -118,7 +119,8 @@ class DesignEnv(ParallelEnv):
         self.last = self.engine.play(profile)
         self.t += 1
         if MEDIATOR in actions:
-            self.engine.set_intervention(self.codec.decode(actions[MEDIATOR]))
+            action = actions[MEDIATOR]
+            self.engine.set_intervention(action if isinstance(action, Intervention) else self.codec.decode(action))
         self.engine.draw_recommendations()
         rewards = {MEDIATOR: float(self.last.net[0]),
                    **{name: float(self.last.rewards[0, i]) for i, name in enumerate(self.stakeholders)}}

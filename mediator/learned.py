@@ -95,6 +95,16 @@ class LearnedMediator:
         self.payoffs = np.stack([g.payoffs for g in self.games])
         self.shape = game.shape
 
+    def decide(self, profiles: np.ndarray) -> Intervention:
+        """The intervention for the coming ``act_every`` rounds of one game from the designs its stakeholders
+        played in the last rounds, ``profiles`` (T, n): their frequencies stand in for the strategies the model
+        saw in training (outside agents, e.g. in the PettingZoo env, show only what they play)."""
+        profiles = np.asarray(profiles, dtype=np.int64).reshape(-1, len(self.shape))
+        if not len(profiles) or (profiles < 0).any() or (profiles >= np.array(self.shape)).any():
+            raise ValueError(f"profiles must be a nonempty (T, {len(self.shape)}) array of designs of {self.shape}")
+        frequencies = [np.bincount(a, minlength=k) / len(a) for a, k in zip(profiles.T, self.shape)]
+        return self.interventions(np.concatenate(frequencies)[None])[0]
+
     def interventions(self, observation: np.ndarray) -> list[Intervention]:
         n = len(observation)
         if self.layout is not None:
