@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from envs.catalog import game_family
 from envs.codec import ActionCodec
 from envs.game import DesignGame, GameError
 from envs.intervention import Intervention
@@ -119,10 +120,14 @@ class LearnedMediator:
 
 
 def game_family_run(config: dict) -> bool:
-    """A run trained on a game family with the flat (pre-equivariant) game-conditioned policy."""
-    game = str(config.get("game", ""))
-    return config.get("policy") != "equivariant" and (game.startswith("mix:") or
-                                                       (game.startswith("random:") and "seed=" not in game))
+    """A run trained on a game family (``mix:v1``, ``random:n=2,k=4``; not one of their games, ``mix:v1:seed=7``)
+    with the flat (pre-equivariant) game-conditioned policy."""
+    if config.get("policy") == "equivariant":
+        return False
+    try:
+        return game_family(str(config.get("game", ""))) is not None
+    except GameError:
+        return False
 
 
 def run_spaces(layout: PaddedLayout | None, game: DesignGame, codec: ActionCodec):

@@ -39,3 +39,15 @@ def test_evaluate_reports_the_general_model_as_learned_general(tmp_path):
     assert proc.returncode == 0, proc.stderr
     learned = json.loads(out.read_text())["mediators"]["learned:general"]
     assert learned["dynamic"]["rounds"] == 3000 and learned["gap_closed"] > 0.9
+
+
+def test_a_run_on_one_game_of_a_family_is_a_per_game_run():
+    # `train.py --game mix:v1:seed=703` trains an MLP on that one game; its model must load as a per-game model.
+    from mediator.learned import game_family_run
+
+    assert not game_family_run({"game": "mix:v1:seed=703", "policy": "mlp"})
+    assert not game_family_run({"game": "random:n=2,k=3,seed=1", "policy": "mlp"})
+    assert not game_family_run({"game": "example1", "policy": "mlp"})
+    assert game_family_run({"game": "mix:v1", "policy": "mlp"})
+    assert game_family_run({"game": "random:n=2,k=4", "policy": "mlp"})
+    assert not game_family_run({"game": "mix:v1", "policy": "equivariant"})
