@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     p.add_argument("--plot", metavar="FILE.png", help="draw welfare per round of every mediator")
     p.add_argument("--mediator", action="append", default=[], metavar="MODEL.zip",
-                   help="a learned mediator (train.py's final.zip or a checkpoint, or general: the general model "
-                        "shipped with the package) to compare; repeatable")
+                   help="a learned mediator (train.py's final.zip or a checkpoint, or general / general-subsidize: "
+                        "the general models shipped with the package, restricting / paying) to compare; repeatable")
     p.add_argument("--decimals", type=int, default=2, help="decimals in printed tables (default 2)")
     p.add_argument("--generalize", type=int, default=0, metavar="N",
                    help="evaluate the one --mediator (a general model, trained on a family such as mix:v1) on N "

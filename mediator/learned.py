@@ -24,18 +24,19 @@ class LearnedMediatorError(GameError):
     """A model file that is missing, corrupt, or trained on another game."""
 
 
-#: The general mediator shipped with the package (``--mediator general``): trained on mix:v1 by the
-#: command in its config.json (README, "The general mediator").
-GENERAL_MODEL = Path(__file__).parent / "models" / "general" / "final.zip"
+#: The general mediators shipped with the package, by name (``--mediator general``, ``general-subsidize``): each
+#: trained on mix:v1 for one family by the commands of README, "The general mediator".
+SHIPPED_MODELS = {name: Path(__file__).parent / "models" / name / "final.zip"
+                  for name in ("general", "general-subsidize")}
+GENERAL_MODEL = SHIPPED_MODELS["general"]
 
 
 def model_file(name: str | Path) -> Path:
-    """A model path, or the shipped general model for the name ``general``."""
-    if str(name) == "general":
-        if not GENERAL_MODEL.is_file():
-            raise LearnedMediatorError(f"the general model is not installed ({GENERAL_MODEL} is missing)")
-        return GENERAL_MODEL
-    return Path(name)
+    """A model path, or the shipped general model of that name (`SHIPPED_MODELS`)."""
+    shipped = SHIPPED_MODELS.get(str(name))
+    if shipped is not None and not shipped.is_file():
+        raise LearnedMediatorError(f"the {name} model is not installed ({shipped} is missing)")
+    return shipped or Path(name)
 
 
 def read_run_config(model_path: str | Path) -> dict:
