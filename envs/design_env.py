@@ -16,7 +16,11 @@ is the one in force from the first round (e.g. an analytic mediator's); a step w
 omit the mediator keeps the intervention in force.
 
 Illegal stakeholder actions (a masked design or an index out of range) are replaced by a design
-drawn uniformly from the allowed ones, and the agent's info says ``illegal_action: True``.
+drawn uniformly from the allowed ones, and the agent's info says ``illegal_action: True``. Instead of
+designs, the stakeholders may all give strategies (weights over their designs): the engine then draws
+each design from its own seeded stream exactly as it draws embedded learners' (masked, normalised), so a
+policy run here meets the trajectory it meets inside the engine; each info's ``probability`` is that of
+the design drawn (1 for a design given).
 
 A game with a state (`envs.bayes.BayesGame`, or its catalog name) is informed by ``signals`` (default:
 no information): every round the engine draws the state and the signals; stakeholder i additionally
@@ -115,8 +119,14 @@ class DesignEnv(ParallelEnv):
     def step(self, actions: dict):
         if not self.agents:
             raise RuntimeError("the episode is over; call reset() before step()")
-        profile = np.array([[actions.get(name, -1) for name in self.stakeholders]], dtype=np.int64)
-        self.last = self.engine.play(profile)
+        given = [actions.get(name, -1) for name in self.stakeholders]
+        mixed = [np.ndim(a) == 1 for a in given]
+        if any(mixed) and not all(mixed):
+            raise ValueError("every stakeholder's action must be a design, or every one a strategy over its designs")
+        if all(mixed):                      # strategies: the engine draws the designs from its seeded stream
+            self.last = self.engine.play(strategies=[np.asarray(a, dtype=float)[None] for a in given])
+        else:
+            self.last = self.engine.play(np.array([given], dtype=np.int64))
         self.t += 1
         if MEDIATOR in actions:
             action = actions[MEDIATOR]
@@ -127,7 +137,9 @@ class DesignEnv(ParallelEnv):
         done = self.t >= self.rounds
         infos = {MEDIATOR: {"gross_welfare": float(self.last.gross[0]), "transfers": float(self.last.paid[0]),
                             **({"state": self.bayes.states[int(self.last.state[0])]} if self.bayes is not None else {})},
-                 **{name: {"illegal_action": bool(self.last.illegal[0, i])} for i, name in enumerate(self.stakeholders)}}
+                 **{name: {"illegal_action": bool(self.last.illegal[0, i]),
+                           "probability": float(self.last.probabilities[0, i])}
+                    for i, name in enumerate(self.stakeholders)}}
         obs = self._observations()
         truncations = {a: done for a in self.agents}
         terminations = {a: False for a in self.agents}

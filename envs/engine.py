@@ -333,8 +333,9 @@ class Engine:
             if hasattr(learner, "see_payoffs"):
                 learner.see_payoffs(self.offered(i))
 
-    def play(self, actions: np.ndarray | None = None) -> RoundResult:
-        """Play the round: draw designs from the learners (or take ``actions``, shape (B, n)), pay, update."""
+    def play(self, actions: np.ndarray | None = None, strategies: Sequence[np.ndarray] | None = None) -> RoundResult:
+        """Play the round: draw designs from the learners (or take ``actions``, shape (B, n), or draw them from
+        outside agents' ``strategies``, one (B, k_i) per stakeholder, exactly as from learners), pay, update."""
         if self.bayes is not None and self.state is None:
             raise RuntimeError("a state game's round starts with draw_signals (or step)")
         u = self.rng.random((self.batch, self.n))
@@ -342,8 +343,13 @@ class Engine:
         if actions is None:
             profile, chosen = np.empty((self.batch, self.n), np.int64), np.empty((self.batch, self.n))
             context = self.context
-            self._show_offers()
-            for i, (learner, mask, restricted, k) in enumerate(zip(self.learners, self.masks, self._restricted,
+            if strategies is None:
+                self._show_offers()
+            if strategies is not None and len(strategies) != self.n:
+                raise ValueError(f"{self.n} stakeholders need {self.n} strategies, got {len(strategies)}")
+            learners = self.learners if strategies is None else [_Given(p, k, self.batch)
+                                                                 for p, k in zip(strategies, self.shape)]
+            for i, (learner, mask, restricted, k) in enumerate(zip(learners, self.masks, self._restricted,
                                                                    self.shape)):
                 p = _masked(learner, context[:, i], mask, restricted, self._probs[:k]).T      # (k, B)
                 profile[:, i] = _draw(p, u[:, i], self._cdfs[:k])
@@ -352,7 +358,7 @@ class Engine:
             profile, illegal = self._legalise(np.asarray(actions, dtype=np.int64).reshape(self.batch, self.n), u)
             chosen = np.ones((self.batch, self.n))
         result, vectors = self._pay(profile, chosen, illegal)
-        if self.learners is not None and actions is None:
+        if self.learners is not None and actions is None and strategies is None:
             rewards, context = result.rewards, self.context
             for i, learner in enumerate(self.learners):
                 learner.update(Feedback(action=profile[:, i], reward=rewards[:, i],
@@ -409,6 +415,18 @@ class Engine:
             result = replace(result, state=self.state.copy(), signal=self.signal.copy(),
                              objective=self.state_objective[self.state, flat])
         return result, vectors
+
+
+class _Given:
+    """An outside agent's strategy (B, k) behind the learners' `strategy` call."""
+
+    def __init__(self, strategy: np.ndarray, k: int, batch: int):
+        self.p = np.asarray(strategy, dtype=float)
+        if self.p.shape != (batch, k) or not (np.isfinite(self.p).all() and (self.p >= 0).all()):
+            raise ValueError(f"a strategy over {k} designs must be a ({batch}, {k}) array of nonnegative weights")
+
+    def strategy(self, context: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.p
 
 
 def _masked(learner: Learner, context: np.ndarray, mask: np.ndarray, restricted: bool = True,

@@ -88,3 +88,50 @@ def test_a_shared_ppo_policy_answers_each_copy_s_own_payments():
     traj = simulate(game, [paid, paid, Intervention(), Intervention()], learner_factory("ppo", False), 1500, 4, seed=2)
     first = traj.final_strategies[0][:, c]
     assert (first[:2] > 0.9).all() and (first[2:] < 0.4).all(), first    # without the offer all four are equal
+
+
+def test_ppo_stakeholders_driven_through_the_pettingzoo_env_meet_the_engine_s_trajectory():
+    # The same PPO stakeholders (same seeds) under k-implementation payments on the dilemma, once embedded in the
+    # engine and once outside it in the PettingZoo env, acting only on their env observations (mask,
+    # recommendation, payoffs on offer) and learning from its rewards and infos: the same designs every round,
+    # through four PPO updates, and the same weights at the end.
+    import torch
+
+    from envs.design_env import DesignEnv
+    from envs.engine import Engine
+    from envs.learner import Feedback
+
+    game = make_game("prisoners_dilemma")
+    payments = analytic_mediators(game)["payments"].intervention
+    rounds, seed = 300, 5
+    bounds = (float(game.payoffs.min()), float(game.payoffs.max() + payments.transfers.max()))
+
+    def fresh():
+        return [PPOLearner(k, 1, bounds=bounds, seed=10 + i) for i, k in enumerate(game.shape)]
+
+    engine = Engine(game, fresh(), batch=1, seed=seed)
+    engine.set_intervention(payments)
+    inside = [engine.step().profile[0].copy() for _ in range(rounds)]
+
+    env, learners = DesignEnv(game, rounds=rounds, intervention=payments), fresh()
+    obs, _ = env.reset(seed=seed)
+    outside = []
+    for _ in range(rounds):
+        seen, actions = {}, {}
+        for learner, name in zip(learners, env.stakeholders):
+            o = obs[name]
+            seen[name] = (np.array([o["recommendation"]]), o["action_mask"][None].astype(bool))
+            learner.see_payoffs(o["payoffs"][None])
+            actions[name] = learner.strategy(*seen[name])[0]
+        obs, rewards, _, _, infos = env.step(actions)
+        profile = obs[env.stakeholders[0]]["last_profile"]
+        for i, (learner, name) in enumerate(zip(learners, env.stakeholders)):
+            context, mask = seen[name]
+            learner.update(Feedback(action=profile[[i]], reward=np.array([rewards[name]]),
+                                    payoff_vector=np.zeros((1, game.shape[i])),
+                                    probability=np.array([infos[name]["probability"]]), context=context, mask=mask))
+        outside.append(profile.copy())
+    assert np.array_equal(np.array(inside), np.array(outside))
+    assert len(set(map(tuple, inside))) > 1                      # the stakeholders did not play one profile
+    for a, b in zip(engine.learners, learners):
+        assert all(torch.equal(x, y) for x, y in zip(a.policy.state_dict().values(), b.policy.state_dict().values()))
