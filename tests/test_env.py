@@ -120,3 +120,13 @@ def test_the_readme_s_own_stakeholders_reach_the_restriction_optimum_under_the_g
     assert np.mean(scope["net"][-500:]) > 8.46
     assert scope["env"].engine.masks[1].sum() < 4                  # a design of P2's is banned
     assert "mean net welfare, last 500 rounds: 8.4669" in capsys.readouterr().out
+
+
+def test_stakeholders_give_designs_or_strategies_not_a_mix_and_a_strategy_s_draw_is_reported():
+    env = envs.parallel_env(game="bos", rounds=5)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="every one a strategy"):
+        env.step({"P1": 0, "P2": np.array([0.5, 0.5])})
+    _, _, _, _, infos = env.step({"P1": np.array([1.0, 0.0]), "P2": np.array([0.25, 0.75])})
+    assert env.last.profile[0, 0] == 0 and infos["P1"]["probability"] == 1.0
+    assert infos["P2"]["probability"] == (0.25 if env.last.profile[0, 1] == 0 else 0.75)
