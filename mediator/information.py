@@ -15,7 +15,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import stats
+from scipy.special import ndtr
 from scipy.optimize import linprog
 
 from envs.bayes import BayesGame, Signals, full_disclosure, no_information, recommendations
@@ -195,7 +195,7 @@ def prediction_game(n: int, rho: float, states: Sequence[float], actions: Sequen
     if theta.ndim != 1 or a.ndim != 1 or theta.size < 2 or a.size < 2 or (np.diff(theta) <= 0).any():
         raise ValueError("states and actions must be increasing grids of at least 2 points")
     edges = np.r_[-np.inf, (theta[1:] + theta[:-1]) / 2, np.inf]
-    prior = np.diff(stats.norm.cdf(edges))
+    prior = np.diff(ndtr(edges))                       # the N(0, 1) CDF (what scipy.stats.norm.cdf calls)
     profiles = np.stack(np.meshgrid(*[a] * n, indexing="ij"), axis=-1).reshape(-1, n)     # (K, n)
     u = -0.5 * (profiles.T[None] - theta[:, None, None]) ** 2                              # (S, n, K)
     v = np.stack([prediction_objective(profiles, np.full(len(profiles), t), rho) for t in theta])
