@@ -31,13 +31,18 @@ def test_one_shipped_model_serves_two_and_three_player_games_of_many_shapes():
         assert len(ivs) == 3 and all(iv.allowed is not None and len(iv.allowed) == game.n_players for iv in ivs)
 
 
-def test_evaluate_reports_the_general_model_as_learned_general(tmp_path):
+def dilemma_report(tmp_path, model: str) -> dict:
+    """The mediators of `evaluate.py --game prisoners_dilemma --mediator MODEL` (3,000 rounds, 2 seeds)."""
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "--game", "prisoners_dilemma", "--mediator",
-                           "general", "--rounds", "3000", "--seeds", "2", "--json", str(out)],
+                           model, "--rounds", "3000", "--seeds", "2", "--json", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    learned = json.loads(out.read_text())["mediators"]["learned:general"]
+    return json.loads(out.read_text())["mediators"]
+
+
+def test_evaluate_reports_the_general_model_as_learned_general(tmp_path):
+    learned = dilemma_report(tmp_path, "general")["learned:general"]
     assert learned["dynamic"]["rounds"] == 3000 and learned["gap_closed"] > 0.9
 
 
@@ -56,12 +61,7 @@ def test_a_run_on_one_game_of_a_family_is_a_per_game_run():
 def test_the_shipped_payments_model_pays_on_the_dilemma_and_is_reported_by_its_name(tmp_path):
     # The prisoner's dilemma (never trained on): no mediation settles at (D, D), net 2; paying for cooperation
     # lifts the net welfare (the analytic payments mediator: 3.76 at 20,000 rounds).
-    out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "--game", "prisoners_dilemma", "--mediator",
-                           "general-subsidize", "--rounds", "3000", "--seeds", "2", "--json", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr
-    mediators = json.loads(out.read_text())["mediators"]
+    mediators = dilemma_report(tmp_path, "general-subsidize")
     learned = mediators["learned:general-subsidize"]["dynamic"]
     assert learned["transfers_per_round"] > 0.1
     assert learned["net"] > mediators["none"]["dynamic"]["net"] + 0.3
