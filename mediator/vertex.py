@@ -166,20 +166,25 @@ def _exact_labels(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return z, labels
 
 
-def polytope_labels(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def polytope_labels(m: np.ndarray, exact: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
     """Vertices (V, k) of {z >= 0 : M' z <= 1}, M' the matrix M (r, k) shifted positive, and their labels
-    (V, r + k): the tight rows of M' z <= 1, then the tight z_j >= 0 (where z_j is set to exactly 0)."""
-    z, labels = _float_labels(m) or _exact_labels(m)
+    (V, r + k): the tight rows of M' z <= 1, then the tight z_j >= 0 (where z_j is set to exactly 0). In exact
+    arithmetic where no float answer is certified, or, without ``exact``, None there."""
+    found = _float_labels(m) or (_exact_labels(m) if exact else None)
+    if found is None:
+        return None
+    z, labels = found
     z[labels[:, m.shape[0]:]] = 0.0
     return z, labels
 
 
 def partners(labels: np.ndarray, other: np.ndarray) -> np.ndarray | None:
-    """The completely labelled partners w (V, r) of the vertices z of {z >= 0 : M z <= 1}, M (r, k), with
-    ``labels`` (V, r + k) as `polytope_labels` gives them (tight rows of M, then z_j = 0), in the other polytope {w >= 0 : M' w <= 1}, M' = ``other`` (k, r) shifted as
-    `_float_form` does; a row of NaN where the partner is infeasible (or z = 0). A partner has every label z
-    lacks: w_i = 0 where row i of M is slack, (M' w)_j = 1 where z_j > 0, r equations in r unknowns when z has
-    exactly k labels. None when a system is singular or a partner's slack lies within GAP of 0."""
+    """The completely labelled partners w (V, r) of the vertices z of {z >= 0 : M z <= 1}, M (r, k), whose
+    ``labels`` (V, r + k) are as `polytope_labels` gives them (tight rows of M, then z_j = 0), in the other
+    polytope {w >= 0 : M' w <= 1}, M' = ``other`` (k, r) shifted as `_float_form` does; a row of NaN where the
+    partner is infeasible (or z = 0). A partner has every label z lacks: w_i = 0 where row i of M is slack,
+    (M' w)_j = 1 where z_j > 0, r equations in r unknowns when z has exactly k labels. None when a system is
+    singular or a partner's slack lies within GAP of 0."""
     k, r = other.shape
     shifted = _float_form(other)[:, 1:]
     system = np.vstack([shifted, np.eye(r)])                             # rows: M' w <= 1, then w_i >= 0
@@ -206,11 +211,10 @@ def _one_sided(a_pay: np.ndarray, b_pay: np.ndarray) -> tuple[np.ndarray, np.nda
     on ties) and `partners`, or None where its float enumeration or a partner is not certified."""
     m, n = a_pay.shape
     own, other = (a_pay, b_pay.T) if n <= m else (b_pay.T, a_pay)
-    found = _float_labels(own)
+    found = polytope_labels(own, exact=False)
     if found is None:
         return None
     z, labels = found
-    z[labels[:, own.shape[0]:]] = 0.0
     w = partners(labels, other)
     if w is None:
         return None
