@@ -175,14 +175,41 @@ def nash_equilibria(game: DesignGame, mixed: MixedMode = "auto",
     """
     mixed = resolve_mixed(game, mixed)
     found = [[unit_vector(k, j) for k, j in zip(game.shape, a)] for a in pure_nash(game)]
-    if mixed == "all" and game.n_players == 2:
+    core, chooses = _choosers(game)
+    if core is None:                                     # nobody has a choice: the one profile is the equilibrium
+        pass
+    elif mixed == "all" and core.n_players == 2:
         from mediator.vertex import extreme_equilibria  # lazily: mediator.vertex builds on this module
-        found += [list(s) for s in extreme_equilibria(game)]
+        found += [_with_fixed(game, chooses, s) for s in extreme_equilibria(core)]
     elif mixed == "all" or (mixed == "one" and not found):
-        check_logit(game.shape)
-        found += _logit_equilibrium(game)
+        check_logit(core.shape)
+        found += [_with_fixed(game, chooses, s) for s in _logit_equilibrium(core)]
     eqs = _dedupe([_certified(game, s, objective) for s in found])
     return sorted(eqs, key=lambda e: (e.mixed, -e.welfare))
+
+
+def _choosers(game: DesignGame) -> tuple[DesignGame | None, list[int]]:
+    """The game among the players with more than one design (the others' single designs fixed) and their
+    indices; the game itself when everyone chooses, None when nobody does. Mixed equilibria are those of
+    this game (Gambit's logit path, given a 4-player game in which two players have one design, ended off
+    equilibrium; its 2-player core goes to the exact vertex enumeration)."""
+    chooses = [i for i, k in enumerate(game.shape) if k > 1]
+    if len(chooses) == game.n_players:
+        return game, chooses
+    if len(chooses) < 2:
+        return None, chooses
+    index = tuple(slice(None) if k > 1 else 0 for k in game.shape)
+    payoffs = game.payoffs[chooses][(slice(None),) + index]
+    return DesignGame(tuple(game.players[i] for i in chooses), tuple(game.designs[i] for i in chooses), payoffs,
+                      name=game.name), chooses
+
+
+def _with_fixed(game: DesignGame, chooses: list[int], strategies: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The core game's ``strategies`` with the single design of every other player put back."""
+    out = [np.ones(1) for _ in game.shape]
+    for i, s in zip(chooses, strategies):
+        out[i] = np.asarray(s, dtype=float)
+    return out
 
 
 def _dedupe(eqs: list[NashEquilibrium], decimals: int = 7) -> list[NashEquilibrium]:

@@ -110,3 +110,17 @@ def test_solvers_are_deterministic():
     a = [np.concatenate(e.strategies) for e in nash_equilibria(game)]
     b = [np.concatenate(e.strategies) for e in nash_equilibria(game)]
     assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_players_with_one_design_are_fixed_and_the_core_game_is_solved_exactly():
+    # Four players, two of them with a single design (found by the property test above): Gambit's logit path
+    # on the whole game ended off equilibrium (P3 gained 0.103); the 2x2 core between P1 and P3 has the pure
+    # equilibria ((d1, d0), (d0, d1)) and the mixed one with P1 and P3 both at (1/3, 2/3).
+    u = np.array([[[[[-2., -2.]], [[-1., 3.]]]], [[[[1., -2.]], [[3., -3.]]]],
+                  [[[[1., -3.]], [[1., -2.]]]], [[[[-3., -1.]], [[2., 1.]]]]])
+    game = DesignGame(("P0", "P1", "P2", "P3"), (("d0",), ("d0", "d1"), ("d0",), ("d0", "d1")), u)
+    eqs = nash_equilibria(game, mixed="all")
+    assert len(eqs) == 3 and sum(e.mixed for e in eqs) == 1
+    mixed = next(e for e in eqs if e.mixed).strategies
+    assert np.allclose(mixed[1], [1 / 3, 2 / 3]) and np.allclose(mixed[3], [1 / 3, 2 / 3])
+    assert [len(s) for s in mixed] == [1, 2, 1, 2]
