@@ -345,10 +345,11 @@ class Engine:
             context = self.context
             if strategies is None:
                 self._show_offers()
-            if strategies is not None and len(strategies) != self.n:
+                learners = self.learners
+            elif len(strategies) != self.n:
                 raise ValueError(f"{self.n} stakeholders need {self.n} strategies, got {len(strategies)}")
-            learners = self.learners if strategies is None else [_Given(p, k, self.batch)
-                                                                 for p, k in zip(strategies, self.shape)]
+            else:
+                learners = [_Given(p, k, self.batch) for p, k in zip(strategies, self.shape)]
             for i, (learner, mask, restricted, k) in enumerate(zip(learners, self.masks, self._restricted,
                                                                    self.shape)):
                 p = _masked(learner, context[:, i], mask, restricted, self._probs[:k]).T      # (k, B)

@@ -180,17 +180,16 @@ def check_vertex(shape: Sequence[int], lrs: bool = False) -> None:
     """Every extreme equilibrium of a two-player game by vertex enumeration of its two best-response
     polytopes (dimension k_1 and k_2, k_1 + k_2 facets each), or with ``lrs`` of the lower-dimensional one."""
     m, n = shape
-    advice = "use --mixed one (one mixed equilibrium) or --mixed none, or " + SUB_GAME
     if lrs:
         vertices = polytope_vertices(min(m, n), m + n)
-        step = f"every extreme equilibrium of {_describe(shape)} (vertex enumeration, up to {vertices:,} vertices)"
-        require_memory(step, LRS_BYTES * vertices * (m + n + 1), advice)
-        require_time(step, LRS_SECONDS * vertices, advice)
-        return
-    vertices = polytope_vertices(m, m + n) + polytope_vertices(n, m + n)
+        memory, seconds = LRS_BYTES * vertices * (m + n + 1), LRS_SECONDS * vertices
+    else:
+        vertices = polytope_vertices(m, m + n) + polytope_vertices(n, m + n)
+        memory, seconds = VERTEX_BYTES * vertices * (m + n + 1), VERTEX_SECONDS * vertices**VERTEX_POWER
     step = f"every extreme equilibrium of {_describe(shape)} (vertex enumeration, up to {vertices:,} vertices)"
-    require_memory(step, VERTEX_BYTES * vertices * (m + n + 1), advice)
-    require_time(step, VERTEX_SECONDS * vertices**VERTEX_POWER, advice)
+    advice = "use --mixed one (one mixed equilibrium) or --mixed none, or " + SUB_GAME
+    require_memory(step, memory, advice)
+    require_time(step, seconds, advice)
 
 
 def lp_size(shape: Sequence[int], kind: str) -> tuple[int, int, int]:

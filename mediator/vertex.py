@@ -140,18 +140,18 @@ def _float_labels(m: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     certified) from cdd; None where neither's answer passes `_certified_simple`."""
     rows = _rows(_float_form(m))
     h = np.asarray(rows)
-    for source in ("lrs", "cdd") if use_lrs(m.shape[1], sum(m.shape)) else ("cdd",):
-        if source == "lrs":
-            z = _lrs_vertices(h)
-        else:
-            try:
-                z, _ = _enumerate(rows, cdd)
-            except RuntimeError:                           # cddlib's numerical-inconsistency errors
-                return None
+
+    def certified(z: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
         labels = None if z is None else _certified_simple(h[:, 0] + z @ h[:, 1:].T, m.shape[1])
-        if labels is not None:
-            return z, labels
-    return None
+        return None if labels is None else (z, labels)
+
+    found = certified(_lrs_vertices(h)) if use_lrs(m.shape[1], sum(m.shape)) else None
+    if found is None:
+        try:
+            found = certified(_enumerate(rows, cdd)[0])
+        except RuntimeError:                               # cddlib's numerical-inconsistency errors
+            return None
+    return found
 
 
 def _exact_labels(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
